@@ -1,0 +1,46 @@
+/**
+ * The converter's public contract (see ../shared/FORMAT.md and docs/report.md).
+ * Implemented in ./index.ts; used by the workers, the CLI and the tests.
+ */
+
+export interface ConvertOptions {
+  /** Shown in the report as `source` (an S3 key or a file path). */
+  source?: string;
+  /** Any rejected item fails the whole file instead of being left out. Default false. */
+  strict?: boolean;
+  /** Highest accepted image `type`; also bounds the number of `image_N` slots. Default 100. */
+  maxImageType?: number;
+  /** Largest accepted (decompressed) input in bytes; larger files fail as a whole. Default 2 GiB. */
+  maxBytes?: number;
+  /**
+   * Whether the input is gzip-compressed: true, false, or 'auto' (sniff the gzip magic bytes).
+   * Default 'auto'.
+   */
+  gzip?: boolean | 'auto';
+}
+
+/** One rejected item or one warning, as listed in the report. */
+export interface ReportEntry {
+  /** 1-based line of the item's start tag (rejections) or of the offending element (warnings). */
+  line: number;
+  /** The item's id, or null when it has none. */
+  id: string | null;
+  /** The field at fault, e.g. "id", "images.type", "prices.value", "category". */
+  field: string;
+  /** Human-readable reason, e.g. "image type 0 is not a whole number from 1 to 100". */
+  reason: string;
+}
+
+/** The per-file report: a stable JSON shape (docs/report.md). */
+export interface ConversionReport {
+  source: string | null;
+  /** Bytes of input consumed (after decompression). */
+  bytes: number;
+  itemsSeen: number;
+  itemsWritten: number;
+  itemsRejected: number;
+  rejections: ReportEntry[];
+  warnings: ReportEntry[];
+  /** null when the file converted; otherwise why the whole file failed. */
+  error: null | { message: string; line: number | null };
+}
