@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Service tests start real servers on their own ports; two cores, so keep parallelism modest.
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    maxWorkers: 2,
   },
 });
