@@ -1,0 +1,70 @@
+/**
+ * One error shape for every response that is not a success: `{ error, message }`, where `error` is a
+ * short stable code (the HTTP reason without spaces) and `message` says what to fix. Validation
+ * failures, bad JSON, unknown routes and thrown errors all end here, so clients parse one shape.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ConfigError } from '../errors.js';
+
+/** JSON schema of the error body, referenced by every route's responses (`$ref: 'ApiError#'`). */
+export const apiErrorSchema = {
+  $id: 'ApiError',
+  type: 'object',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', examples: ['NotFound'] },
+    message: { type: 'string' },
+  },
+} as const;
+
+const CODES: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  404: 'NotFound',
+  405: 'MethodNotAllowed',
+  409: 'Conflict',
+  413: 'PayloadTooLarge',
+  415: 'UnsupportedMediaType',
+  500: 'InternalServerError',
+  503: 'ServiceUnavailable',
+};
+
+export function errorCode(status: number): string {
+  return CODES[status] ?? (status >= 500 ? 'InternalServerError' : 'BadRequest');
+}
+
+/** Thrown by route handlers for an expected refusal (404 unknown key, 400 bad cursor, ...). */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'NotFound', message: `no route ${request.method} ${request.url}` });
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
+    let message = err.message;
+    if (err.validation) {
+      status = 400;
+      message = `invalid ${err.validationContext ?? 'request'}: ${err.message}`;
+    } else if (err instanceof ConfigError || err.name === 'ConfigError' || err.name === 'RangeError') {
+      // The service rejects bad settings (a cron that does not parse, a cursor it did not issue)
+      // with these: the caller's input is at fault, not the server.
+      status = 400;
+    }
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed');
+      // Internal details stay in the log.
+      message = 'internal error; see the service log';
+    }
+    reply.code(status).send({ error: errorCode(status), message });
+  });
+}

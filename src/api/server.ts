@@ -1,0 +1,95 @@
+/**
+ * The HTTP API: `buildApi(service, options)` assembles a Fastify instance (not yet listening) from one
+ * plugin per concern; `listen(app, ...)` starts it, refusing a non-loopback address without a token.
+ *
+ * Plugins of other parts register through `options.plugins` (see /work/notes/integration.md): each is
+ * a Fastify plugin receiving `{ service }`; it may push readiness checks onto `app.readinessChecks`
+ * and opt a route out of bearer auth with `config: { auth: false }`.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { installAuth } from './auth.js';
+import { apiErrorSchema, installErrorHandling } from './errors.js';
+import { fileRoutes } from './files.js';
+import { healthRoutes } from './health.js';
+import { metricsRoutes } from './metrics.js';
+import { scanRoutes } from './scans.js';
+import { scheduleRoutes } from './schedule.js';
+import type { ServiceApi } from './types.js';
+
+export type ApiPlugin = FastifyPluginAsync<{ service: ServiceApi }>;
+
+export interface ApiOptions {
+  /** Bearer token required on POST/PUT/PATCH/DELETE; undefined or empty: no auth (loopback only). */
+  apiToken?: string;
+  /** Request logging goes here (one line per request); false or absent: silent. */
+  logger?: Logger | false;
+  /** Extra routes from other parts, e.g. the S3 webhook (src/api/events.ts). */
+  plugins?: readonly ApiPlugin[];
+}
+
+/** Longest accepted request body: the API takes small JSON documents only. */
+const BODY_LIMIT = 1024 * 1024;
+
+export async function buildApi(service: ServiceApi, options: ApiOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
+    // Keys are up to 1024 bytes and arrive URL-encoded: the default 100-character limit is too short.
+    routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
+    ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false } },
+  });
+  app.addSchema(apiErrorSchema);
+  installErrorHandling(app);
+  installAuth(app, options.apiToken || undefined);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'file-transformer',
+        description: 'Converts partner XML product catalogues in S3 into JSON. See docs/api.md.',
+        version: '1',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes, { checks: service.readinessChecks() });
+  await app.register(metricsRoutes, { service });
+  await app.register(scheduleRoutes, { service });
+  await app.register(scanRoutes, { service });
+  await app.register(fileRoutes, { service });
+  for (const plugin of options.plugins ?? []) await app.register(plugin, { service });
+
+  await app.ready();
+  return app;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Starts listening and returns the bound address (`http://host:port`). Without an API token anyone
+ * who can reach the port could reprocess files or change the schedule, so an unauthenticated API is
+ * only served on loopback.
+ */
+export async function listen(
+  app: FastifyInstance,
+  options: { host: string; port: number; apiToken?: string },
+): Promise<string> {
+  if (!options.apiToken && !isLoopback(options.host)) {
+    throw new ConfigError(
+      'API_TOKEN',
+      `HOST=${options.host} exposes the API beyond this machine; set API_TOKEN (mutating calls then ` +
+        'need Authorization: Bearer <API_TOKEN>) or set HOST=127.0.0.1',
+    );
+  }
+  return app.listen({ host: options.host, port: options.port });
+}
