@@ -1,0 +1,302 @@
+/**
+ * `npm run bench:service`: the whole service, end to end, through a real s3rver started here.
+ *
+ *   (a) 1,000 small catalogues in the source bucket → start the service → all done: files/s.
+ *   (b) one large generated catalogue (1 GB; `BENCH_BIG_MB` to change) → MB/s and the service
+ *       process' peak RSS (VmHWM), against the converter alone (`file-transformer convert`) on the
+ *       same file, also as a child process so the two RSS figures compare.
+ *
+ * The service runs as `node dist/src/cli/main.js serve` (what `npm start` runs), scan-only
+ * (EVENTS=false), against the s3rver endpoint, with a fresh DATA_DIR per run. The large file is
+ * generated once into .bench/ and reused.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { S3RVER_CREDENTIALS, startEmbeddedS3 } from '../src/storage/embedded-s3.js';
+import { createS3Client } from '../src/storage/s3-client.js';
+import { writeLargeCatalogue } from '../test/support/catalogue.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const CLI = join(ROOT, 'dist/src/cli/main.js');
+const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 1000);
+const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
+const TARGET = 'json-bucket';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Peak resident set (VmHWM) of a live process, in MiB; null once it has exited. */
+async function peakRssMiB(pid: number): Promise<number | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Follows VmHWM while the process runs (it can only grow), returning the last value seen. */
+function trackPeakRss(pid: number): { stop(): number } {
+  let peak = 0;
+  const timer = setInterval(async () => {
+    const v = await peakRssMiB(pid);
+    if (v !== null) peak = Math.max(peak, v);
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+interface RunningService {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function startService(
+  s3Endpoint: string,
+  sourceBucket: string,
+  dataDir: string,
+): Promise<RunningService> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: {
+      PATH: process.env.PATH,
+      S3_ENDPOINT: s3Endpoint,
+      SOURCE_BUCKET: sourceBucket,
+      TARGET_BUCKET: TARGET,
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      DATA_DIR: dataDir,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      EVENTS: 'false',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Ledger rows by state, from the service's own gauge (one cheap request, whatever the row count). */
+async function ledgerStates(url: string): Promise<Record<string, number>> {
+  const res = await fetch(`${url}/metrics`).catch(() => null);
+  if (!res?.ok) return {};
+  const text = await res.text();
+  const states: Record<string, number> = {};
+  for (const m of text.matchAll(/^file_transformer_ledger_files\{state="(\w+)"\} (\d+)/gm)) {
+    states[m[1]!] = Number(m[2]);
+  }
+  return states;
+}
+
+async function waitUntilFinished(
+  service: RunningService,
+  expected: number,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (service.child.exitCode !== null) throw new Error(`service exited with ${service.child.exitCode}`);
+    const s = await ledgerStates(service.url);
+    const finished = (s.done ?? 0) + (s.failed ?? 0) + (s.skipped ?? 0) + (s.gone ?? 0);
+    if (finished >= expected) {
+      if ((s.done ?? 0) < expected) throw new Error(`not all files converted: ${JSON.stringify(s)}`);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out; ledger ${JSON.stringify(s)}`);
+    await sleep(100);
+  }
+}
+
+function smallCatalogue(i: number): string {
+  const items = Array.from(
+    { length: 10 },
+    (_, n) =>
+      ` <nsx:item id="${i * 100 + n}">\n  <nsx:category>Jeans</nsx:category>\n` +
+      `  <nsx:description>Bootleg Front Washed ${n}</nsx:description>\n  <nsx:images>\n` +
+      `   <nsx:image type="1" url="https://sample.com/img/${i}_${n}_1.jpg"/>\n  </nsx:images>\n` +
+      `  <nsx:prices><nsx:price><nsx:currency>EUR</nsx:currency><nsx:value>49.95</nsx:value></nsx:price></nsx:prices>\n` +
+      ' </nsx:item>\n',
+  );
+  return `<nsx:items>\n${items.join('')}</nsx:items>\n`;
+}
+
+async function uploadSmall(client: S3Client, bucket: string, count: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `small/${String(i).padStart(5, '0')}.xml`,
+          Body: smallCatalogue(i),
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+interface Row {
+  case: string;
+  figure: string;
+  detail: string;
+}
+
+async function benchSmall(endpoint: string, client: S3Client, rows: Row[]): Promise<void> {
+  const bucket = 'bench-small';
+  await uploadSmall(client, bucket, SMALL_FILES);
+  const dataDir = await mkdtemp(join(tmpdir(), 'ft-bench-small-'));
+  const started = performance.now();
+  const service = await startService(endpoint, bucket, dataDir);
+  const rss = trackPeakRss(service.child.pid!);
+  try {
+    await waitUntilFinished(service, SMALL_FILES, 30 * 60_000);
+  } finally {
+    const seconds = (performance.now() - started) / 1000;
+    const peak = rss.stop();
+    await service.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    rows.push({
+      case: `${SMALL_FILES} small files (10 items each), start-up scan → all done`,
+      figure: `${(SMALL_FILES / seconds).toFixed(1)} files/s`,
+      detail: `${seconds.toFixed(1)} s incl. process start; peak RSS ${peak.toFixed(0)} MiB`,
+    });
+  }
+}
+
+async function bigFile(): Promise<{ path: string; bytes: number }> {
+  const dir = join(ROOT, '.bench');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `service-big-${BIG_MB}mb.xml`);
+  if (!existsSync(path)) {
+    process.stderr.write(`generating ${BIG_MB} MB catalogue in ${path} ...\n`);
+    await writeLargeCatalogue(path, BIG_MB * 1024 * 1024, 7);
+  }
+  return { path, bytes: (await stat(path)).size };
+}
+
+/** Runs a child to completion, following its peak RSS. */
+async function timedChild(args: string[]): Promise<{ seconds: number; peakMiB: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const rss = trackPeakRss(child.pid!);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const peakMiB = rss.stop();
+  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}`);
+  return { seconds: (performance.now() - started) / 1000, peakMiB };
+}
+
+async function benchBig(endpoint: string, client: S3Client, rows: Row[]): Promise<void> {
+  const bucket = 'bench-big';
+  const { path, bytes } = await bigFile();
+  const mb = bytes / 1024 / 1024;
+  const upload = new Upload({
+    client,
+    params: { Bucket: bucket, Key: 'big/catalogue.xml', Body: createReadStream(path) },
+    partSize: 16 * 1024 * 1024,
+    queueSize: 2,
+  });
+  await upload.done();
+
+  const dataDir = await mkdtemp(join(tmpdir(), 'ft-bench-big-'));
+  const started = performance.now();
+  const service = await startService(endpoint, bucket, dataDir);
+  const rss = trackPeakRss(service.child.pid!);
+  let pipeline: { seconds: number; peakMiB: number };
+  try {
+    await waitUntilFinished(service, 1, 60 * 60_000);
+  } finally {
+    pipeline = { seconds: (performance.now() - started) / 1000, peakMiB: rss.stop() };
+    await service.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  const out = join(tmpdir(), `ft-bench-convert-${process.pid}.json`);
+  const alone = await timedChild([CLI, 'convert', path, '--output', out]);
+  await rm(out, { force: true });
+
+  rows.push({
+    case: `${mb.toFixed(0)} MB file through the service (S3 → convert → multipart upload)`,
+    figure: `${(mb / pipeline.seconds).toFixed(1)} MB/s`,
+    detail: `${pipeline.seconds.toFixed(1)} s incl. process start; peak RSS ${pipeline.peakMiB.toFixed(0)} MiB`,
+  });
+  rows.push({
+    case: `same file, converter alone (file-transformer convert, local file → local file)`,
+    figure: `${(mb / alone.seconds).toFixed(1)} MB/s`,
+    detail: `${alone.seconds.toFixed(1)} s; peak RSS ${alone.peakMiB.toFixed(0)} MiB`,
+  });
+  rows.push({
+    case: 'pipeline / converter alone',
+    figure: `${(pipeline.seconds / alone.seconds).toFixed(2)}x the time`,
+    detail: `target ≤ 2x; service RSS target < 300 MiB (${pipeline.peakMiB < 300 ? 'met' : 'MISSED'})`,
+  });
+}
+
+function printTable(rows: Row[]): void {
+  const widths = [
+    Math.max(4, ...rows.map((r) => r.case.length)),
+    Math.max(6, ...rows.map((r) => r.figure.length)),
+  ];
+  const line = (a: string, b: string, c: string) =>
+    `| ${a.padEnd(widths[0]!)} | ${b.padEnd(widths[1]!)} | ${c} |`;
+  console.log(line('case', 'figure', 'detail'));
+  console.log(`|${'-'.repeat(widths[0]! + 2)}|${'-'.repeat(widths[1]! + 2)}|---|`);
+  for (const r of rows) console.log(line(r.case, r.figure, r.detail));
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
+  const directory = await mkdtemp(join(tmpdir(), 'ft-bench-s3-'));
+  const s3 = await startEmbeddedS3({ directory, port: 0, buckets: ['bench-small', 'bench-big', TARGET] });
+  const client = createS3Client({
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    credentials: S3RVER_CREDENTIALS,
+  });
+  const rows: Row[] = [];
+  const only = process.env.BENCH_ONLY;
+  try {
+    console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+    if (only !== 'big') await benchSmall(s3.endpoint, client, rows);
+    if (only !== 'small') await benchBig(s3.endpoint, client, rows);
+  } finally {
+    client.destroy();
+    await s3.close();
+    await rm(directory, { recursive: true, force: true });
+  }
+  printTable(rows);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
