@@ -131,14 +131,15 @@ describe('S3 → SQS notifications', () => {
           s3Record('gone.xml', { eventName: 'ObjectRemoved:Delete' }),
           otherBucket,
           s3Record('notes.txt'),
-          s3Record('in/feed.XML'),
+          s3Record('in/feed.xml'),
+          s3Record('in/FEED.XML'),
           s3Record('packed.xml.gz'),
         ],
       },
       { ...filter, prefix: 'in/' },
     );
-    expect(parsed.versions.map((v) => v.key)).toEqual(['in/feed.XML']);
-    expect(parsed.ignored).toBe(4);
+    expect(parsed.versions.map((v) => v.key)).toEqual(['in/feed.xml']);
+    expect(parsed.ignored).toBe(5);
   });
 
   it('uses the matchesKey rule instead of prefix/suffix when given', () => {

@@ -35,7 +35,7 @@ export interface EventFilter {
   bucket: string;
   /** Only keys starting with this (empty: all). */
   prefix?: string;
-  /** Only keys ending with one of these, compared case-insensitively (empty or absent: all). */
+  /** Only keys ending with one of these, case-sensitive like the scan (empty or absent: all). */
   suffixes?: readonly string[];
   /** Overrides prefix/suffix matching, so events use exactly the scan's rule. */
   matchesKey?: (key: string) => boolean;
@@ -107,9 +107,7 @@ export function keyMatches(filter: EventFilter, key: string): boolean {
   if (filter.matchesKey) return filter.matchesKey(key);
   if (filter.prefix && !key.startsWith(filter.prefix)) return false;
   const suffixes = filter.suffixes ?? [];
-  if (suffixes.length === 0) return true;
-  const lower = key.toLowerCase();
-  return suffixes.some((suffix) => lower.endsWith(suffix.toLowerCase()));
+  return suffixes.length === 0 || suffixes.some((suffix) => key.endsWith(suffix));
 }
 
 function parseJson(text: string, what: string): unknown {
