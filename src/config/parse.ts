@@ -1,0 +1,120 @@
+import { Cron } from 'croner';
+import { ConfigError } from '../errors.js';
+
+/**
+ * Small parsers for environment values. Each throws a ConfigError that names the variable and says
+ * what is expected; `secret` variables never echo their value.
+ */
+
+export function describe(value: string, secret = false): string {
+  return secret ? '(value hidden)' : JSON.stringify(value);
+}
+
+export function parseInteger(name: string, value: string, min: number, max: number): number {
+  const n = Number(value.trim());
+  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return n;
+}
+
+export function parsePositiveNumber(name: string, value: string, max: number): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) {
+    throw new ConfigError(
+      name,
+      `expected a number greater than 0 and at most ${max}, got ${describe(value)}`,
+    );
+  }
+  return n;
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+export function parseBoolean(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  throw new ConfigError(name, `expected on/off (true/false, 1/0, yes/no), got ${describe(value)}`);
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** Bytes, optionally with a binary unit: `1048576`, `512MiB`, `2G`, `64k`. */
+export function parseBytes(name: string, value: string): number {
+  const m = /^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(value);
+  const n = m ? Number(m[1]) * (UNITS[m[2]!.toLowerCase()] ?? 1) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new ConfigError(
+      name,
+      `expected a size in bytes such as 1073741824, 512MiB or 2GiB, got ${describe(value)}`,
+    );
+  }
+  return n;
+}
+
+export function parseUrl(name: string, value: string): string {
+  try {
+    const url = new URL(value.trim());
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    return value.trim().replace(/\/+$/, '');
+  } catch {
+    throw new ConfigError(
+      name,
+      `expected an http(s) URL such as http://127.0.0.1:4566, got ${describe(value)}`,
+    );
+  }
+}
+
+/** S3 bucket naming rules (3-63 chars, lowercase letters, digits, dots, hyphens). */
+export function parseBucket(name: string, value: string): string {
+  const v = value.trim();
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v)) {
+    throw new ConfigError(
+      name,
+      `expected an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens), got ${describe(value)}`,
+    );
+  }
+  return v;
+}
+
+export function parseCron(name: string, value: string): string {
+  const v = value.trim();
+  try {
+    new Cron(v, { paused: true }).stop();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(
+      name,
+      `expected a cron expression such as "0 */3 * * *" (${why}), got ${describe(value)}`,
+    );
+  }
+  return v;
+}
+
+/** Comma-separated suffixes; `*` alone means every key. */
+export function parseSuffixes(name: string, value: string): string[] {
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (parts.length === 1 && parts[0] === '*') return [];
+  if (parts.length === 0) {
+    throw new ConfigError(
+      name,
+      `expected a comma-separated list such as .xml,.xml.gz (or * for all keys), got ${describe(value)}`,
+    );
+  }
+  return parts;
+}
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export function parseLogLevel(name: string, value: string): string {
+  const v = value.trim().toLowerCase();
+  if (!LEVELS.has(v)) {
+    throw new ConfigError(name, `expected one of ${[...LEVELS].join(', ')}, got ${describe(value)}`);
+  }
+  return v;
+}

@@ -1,0 +1,50 @@
+/** The service's validated configuration (built by `loadConfig`; see docs/configuration.md). */
+
+export type Schedule = { intervalHours: number } | { cron: string };
+
+export interface S3Settings {
+  region: string;
+  /** Custom S3-compatible endpoint (s3rver, MinIO, fauxqs); undefined = AWS. */
+  endpoint?: string;
+  /** Static credentials; undefined = the SDK's default provider chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface Config {
+  /** No bucket and no endpoint configured: run s3rver (and the embedded queue) ourselves. */
+  embedded: boolean;
+  s3: S3Settings;
+  sourceBucket: string;
+  /** Only keys under this prefix are scanned ('' = all). */
+  sourcePrefix: string;
+  /** Keys must end with one of these (case-sensitive); empty array = every key. */
+  sourceSuffixes: string[];
+  targetBucket: string;
+  reportBucket: string;
+  reportPrefix: string;
+  schedule: Schedule;
+  port: number;
+  host: string;
+  /** Absolute path; the ledger and the embedded S3 data live here. */
+  dataDir: string;
+  concurrency: number;
+  maxAttempts: number;
+  strict: boolean;
+  maxImageType: number;
+  maxFileBytes: number;
+  apiToken?: string;
+  logLevel: string;
+  embeddedS3Port: number;
+  sqsQueueUrl?: string;
+  sqsEndpoint?: string;
+  embeddedSqsPort: number;
+  /** Event ingestion on (SQS / embedded queue / webhook) or off (scan only). */
+  events: boolean;
+  /** How long a claimed row stays ours without renewal; a crashed worker's rows come back after it. */
+  leaseMs: number;
+  /** Retry backoff: full jitter over min(cap, base * 2^(attempt-1)). */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Fallback poll when no wake-up arrives (backoff timers and expired leases are also timed exactly). */
+  pollMs: number;
+}

@@ -1,0 +1,84 @@
+import { toTransformerError } from '../errors.js';
+import type { Ledger, ScanRecord, ScanTrigger } from '../ledger/types.js';
+import type { Logger } from '../log.js';
+import { type ScanDeps, scanSourceBucket } from './scan.js';
+
+/**
+ * Runs scans one at a time and coalesces requests: while a scan runs, every new request joins a single
+ * queued follow-up scan (a running listing may already be past a key uploaded since it began, so the
+ * request cannot simply join the running scan). Requests return the scan's id at once; progress is in
+ * the ledger's `scans` table.
+ */
+export class Scanner {
+  private running: { id: number; done: Promise<void> } | null = null;
+  private queued: { record: ScanRecord; done: Promise<void> } | null = null;
+  private readonly finished = new Map<number, Promise<void>>();
+  private readonly controller = new AbortController();
+  private stopped = false;
+
+  constructor(private readonly deps: Omit<ScanDeps, 'signal'> & { ledger: Ledger; logger: Logger }) {}
+
+  private serial: Promise<unknown> = Promise.resolve();
+
+  request(trigger: ScanTrigger): Promise<ScanRecord> {
+    // One request at a time, so two simultaneous requests cannot both create a follow-up scan.
+    const result = this.serial.then(() => this.enqueue(trigger));
+    this.serial = result.catch(() => {});
+    return result;
+  }
+
+  private async enqueue(trigger: ScanTrigger): Promise<ScanRecord> {
+    if (this.stopped) throw new Error('the service is stopping');
+    if (this.queued) return this.queued.record;
+    const record = await this.deps.ledger.createScan(trigger);
+    if (!this.running) {
+      this.running = { id: record.id, done: this.run(record.id) };
+      this.finished.set(record.id, this.running.done);
+      return record;
+    }
+    const previous = this.running.done;
+    const done = previous.then(() => {
+      this.queued = null;
+      if (this.stopped) return;
+      this.running = { id: record.id, done: this.run(record.id) };
+      return this.running.done;
+    });
+    this.queued = { record, done };
+    this.finished.set(record.id, done);
+    return record;
+  }
+
+  /** Resolves when the scan has ended (done or failed); immediately for unknown ids. */
+  async wait(id: number): Promise<void> {
+    await this.finished.get(id);
+  }
+
+  /** Aborts the running listing; a queued scan does not start. Their rows are marked failed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.controller.abort();
+    await Promise.allSettled([...this.finished.values()]);
+    if (this.queued)
+      await this.deps.ledger.finishScan(this.queued.record.id, zero, 'cancelled: the service stopped');
+  }
+
+  private async run(id: number): Promise<void> {
+    const { ledger, logger } = this.deps;
+    await ledger.startScan(id);
+    try {
+      const progress = await scanSourceBucket({ ...this.deps, signal: this.controller.signal }, id);
+      await ledger.finishScan(id, progress, null);
+    } catch (err) {
+      const message = this.controller.signal.aborted
+        ? 'interrupted: the service stopped'
+        : toTransformerError(err).message;
+      logger.error({ scanId: id, err: message }, 'scan failed');
+      const row = await ledger.getScan(id);
+      await ledger.finishScan(id, row ?? zero, message);
+    } finally {
+      if (this.running?.id === id) this.running = null;
+    }
+  }
+}
+
+const zero = { listed: 0, matched: 0, recorded: 0 };

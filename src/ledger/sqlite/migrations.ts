@@ -1,0 +1,76 @@
+/**
+ * Numbered migrations, applied in order and recorded in the `migrations` table. Never edit one that
+ * has shipped: add the next number. Times are integers (ms since the epoch, UTC).
+ */
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+/** Creates the migrations bookkeeping table itself (run before anything else, idempotent). */
+export const CREATE_MIGRATIONS_TABLE = `
+CREATE TABLE IF NOT EXISTS migrations (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+)`;
+
+const M001_INITIAL = `
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending'
+    CHECK (state IN ('pending', 'processing', 'done', 'failed', 'skipped', 'gone')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  size INTEGER,
+  last_modified INTEGER,
+  discovered_by TEXT NOT NULL CHECK (discovered_by IN ('scan', 'event', 'api')),
+  discovered_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  updated_at INTEGER NOT NULL,
+  items_written INTEGER,
+  items_rejected INTEGER,
+  bytes INTEGER,
+  error TEXT,
+  report TEXT,
+  output_key TEXT,
+  report_key TEXT,
+  event_time INTEGER,
+  forced INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (bucket, key, etag)
+);
+CREATE INDEX files_due ON files (state, next_attempt_at);
+CREATE INDEX files_lease ON files (state, lease_expires_at);
+CREATE INDEX files_by_key ON files (bucket, key);
+
+CREATE TABLE scans (
+  id INTEGER PRIMARY KEY,
+  trigger TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+  requested_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  listed INTEGER NOT NULL DEFAULT 0,
+  matched INTEGER NOT NULL DEFAULT 0,
+  recorded INTEGER NOT NULL DEFAULT 0,
+  error TEXT
+);
+
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { id: 1, name: 'initial: files, scans, settings', sql: M001_INITIAL },
+];

@@ -1,0 +1,132 @@
+/**
+ * Every SQL statement the SQLite ledger runs, one named constant each, so the query layer can be read
+ * (and ported to PostgreSQL) in one place. Parameters are named (`@name`); times are ms since epoch.
+ */
+
+/** Record a version; an existing (bucket, key, etag) is left exactly as it is. */
+export const INSERT_VERSION = `
+INSERT INTO files (bucket, key, etag, state, next_attempt_at, size, last_modified, discovered_by,
+                   discovered_at, updated_at, event_time)
+VALUES (@bucket, @key, @etag, 'pending', @now, @size, @lastModified, @discoveredBy, @now, @now, @eventTime)
+ON CONFLICT (bucket, key, etag) DO NOTHING`;
+
+/**
+ * Claim due work in one statement: pending rows whose backoff has passed, or processing rows whose
+ * lease expired (a crashed worker). At most one row per key (the earliest discovered), and never a key
+ * that another live lease is converting, so two versions of one key are never written concurrently
+ * (an older version finishing last would overwrite the newer output).
+ * PostgreSQL equivalent: the inner SELECT gets FOR UPDATE SKIP LOCKED.
+ */
+export const CLAIM_DUE = `
+UPDATE files
+SET state = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
+    attempts = attempts + 1, started_at = @now, updated_at = @now
+WHERE id IN (
+  SELECT f.id FROM files f
+  WHERE ((f.state = 'pending' AND f.next_attempt_at <= @now)
+      OR (f.state = 'processing' AND f.lease_expires_at <= @now))
+    AND NOT EXISTS (
+      SELECT 1 FROM files o
+      WHERE o.bucket = f.bucket AND o.key = f.key AND o.id <> f.id
+        AND ((o.state = 'processing' AND o.lease_expires_at > @now)
+          OR (o.id < f.id AND ((o.state = 'pending' AND o.next_attempt_at <= @now)
+                            OR (o.state = 'processing' AND o.lease_expires_at <= @now)))))
+  ORDER BY f.next_attempt_at, f.id
+  LIMIT @limit
+)
+RETURNING *`;
+
+/** Extend our lease while converting. */
+export const RENEW_LEASE = `
+UPDATE files SET lease_expires_at = @leaseUntil, updated_at = @now
+WHERE id = @id AND state = 'processing' AND lease_owner = @owner`;
+
+/** Final outcome, only if the row is still ours (a lost lease must not overwrite another's result). */
+export const FINISH = `
+UPDATE files
+SET state = @state, lease_owner = NULL, lease_expires_at = NULL, finished_at = @now, updated_at = @now,
+    items_written = @itemsWritten, items_rejected = @itemsRejected, bytes = @bytes, error = @error,
+    report = @report, output_key = @outputKey, report_key = @reportKey, forced = 0
+WHERE id = @id AND state = 'processing' AND lease_owner = @owner
+RETURNING *`;
+
+/** Transient failure: back to pending with a backoff; the error is kept for the operator. */
+export const RETRY_LATER = `
+UPDATE files
+SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = @nextAttemptAt,
+    error = @error, updated_at = @now
+WHERE id = @id AND state = 'processing' AND lease_owner = @owner`;
+
+/** Graceful stop: our leased rows go back to pending, due now; the interrupted claim is refunded. */
+export const RELEASE_OWNER_LEASES = `
+UPDATE files
+SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = @now,
+    attempts = MAX(attempts - 1, 0), updated_at = @now
+WHERE state = 'processing' AND lease_owner = @owner`;
+
+export const RELEASE_LEASE = `${RELEASE_OWNER_LEASES} AND id = @id`;
+
+/** Reprocess: convert this version again, bypassing the "target already has it" shortcut. */
+export const REQUEUE = `
+UPDATE files
+SET state = 'pending', attempts = 0, next_attempt_at = @now, forced = 1, error = NULL, updated_at = @now
+WHERE id = @id AND state <> 'processing'`;
+
+export const SELECT_FILE = `SELECT * FROM files WHERE id = @id`;
+
+export const SELECT_VERSIONS_OF_KEY = `
+SELECT * FROM files WHERE bucket = @bucket AND key = @key
+ORDER BY COALESCE(last_modified, discovered_at) DESC, id DESC`;
+
+/**
+ * A page of the ledger, newest first. Optional filters are written as `@x IS NULL OR ...` so one
+ * statement serves every combination; the prefix test is exact (SQLite LIKE ignores case).
+ */
+export const LIST_FILES = `
+SELECT * FROM files
+WHERE (@bucket IS NULL OR bucket = @bucket)
+  AND (@state IS NULL OR state = @state)
+  AND (@prefix IS NULL OR substr(key, 1, length(@prefix)) = @prefix)
+  AND (@before IS NULL OR id < @before)
+ORDER BY id DESC
+LIMIT @limit`;
+
+export const COUNT_BY_STATE = `SELECT state, COUNT(*) AS n FROM files GROUP BY state`;
+
+export const NEXT_DUE_AT = `
+SELECT MIN(t) AS t FROM (
+  SELECT MIN(next_attempt_at) AS t FROM files WHERE state = 'pending'
+  UNION ALL
+  SELECT MIN(lease_expires_at) AS t FROM files WHERE state = 'processing'
+)`;
+
+export const INSERT_SCAN = `
+INSERT INTO scans (trigger, status, requested_at) VALUES (@trigger, 'queued', @now) RETURNING *`;
+
+export const START_SCAN = `UPDATE scans SET status = 'running', started_at = @now WHERE id = @id`;
+
+export const UPDATE_SCAN_PROGRESS = `
+UPDATE scans SET listed = @listed, matched = @matched, recorded = @recorded WHERE id = @id`;
+
+export const FINISH_SCAN = `
+UPDATE scans SET status = @status, finished_at = @now, listed = @listed, matched = @matched,
+                 recorded = @recorded, error = @error
+WHERE id = @id`;
+
+export const SELECT_SCAN = `SELECT * FROM scans WHERE id = @id`;
+
+export const LIST_SCANS = `SELECT * FROM scans ORDER BY id DESC LIMIT @limit`;
+
+export const FAIL_UNFINISHED_SCANS = `
+UPDATE scans SET status = 'failed', finished_at = @now, error = 'interrupted: the service stopped during the scan'
+WHERE status IN ('queued', 'running')`;
+
+export const SELECT_SETTING = `SELECT value FROM settings WHERE name = @name`;
+
+export const UPSERT_SETTING = `
+INSERT INTO settings (name, value, updated_at) VALUES (@name, @value, @now)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
+
+export const SELECT_APPLIED_MIGRATIONS = `SELECT id FROM migrations ORDER BY id`;
+
+export const INSERT_MIGRATION = `INSERT INTO migrations (id, name, applied_at) VALUES (@id, @name, @now)`;

@@ -1,0 +1,181 @@
+/**
+ * The ledger's typed interface: the single source of truth about work. One row per object version
+ * (bucket, key, ETag). Implemented for SQLite in ./sqlite/ (the embedded default); the interface is
+ * async and free of SQLite types so a PostgreSQL implementation (FOR UPDATE SKIP LOCKED) can be added
+ * behind it without touching callers.
+ */
+
+export const FILE_STATES = ['pending', 'processing', 'done', 'failed', 'skipped', 'gone'] as const;
+export type FileState = (typeof FILE_STATES)[number];
+/** States that end a version's life (nothing will happen to it unless it is reprocessed). */
+export const FINAL_STATES: readonly FileState[] = ['done', 'failed', 'skipped', 'gone'];
+
+export type DiscoveredBy = 'scan' | 'event' | 'api';
+
+/** An object version as discovery finds it. `etag` may be quoted (S3 listings) or bare (events). */
+export interface ObjectVersion {
+  bucket: string;
+  key: string;
+  etag: string;
+  size?: number | null;
+  lastModified?: Date | string | null;
+  /** When the S3 event says the object was created (events only; used for lag metrics). */
+  eventTime?: Date | string | null;
+}
+
+/** One ledger row. Times are ISO-8601 strings (UTC) or null. */
+export interface FileRecord {
+  id: number;
+  bucket: string;
+  key: string;
+  /** Bare ETag (no quotes). */
+  etag: string;
+  state: FileState;
+  /** Claims so far (a claim is an attempt, so a file that crashes the process cannot loop forever). */
+  attempts: number;
+  nextAttemptAt: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+  size: number | null;
+  lastModified: string | null;
+  discoveredBy: DiscoveredBy;
+  discoveredAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  updatedAt: string;
+  itemsWritten: number | null;
+  itemsRejected: number | null;
+  /** Input bytes converted (after decompression). */
+  bytes: number | null;
+  /** Last error message (of a failed file, or of the last transient failure while pending). */
+  error: string | null;
+  /** The converter's report (JSON), when the file was converted or failed as a whole. */
+  report: unknown | null;
+  /** Target bucket key of the JSON, once written. */
+  outputKey: string | null;
+  /** Report bucket key, when a report was uploaded (failures and rejections). */
+  reportKey: string | null;
+  eventTime: string | null;
+  /** Reprocess requested: convert even if the target already holds this version's output. */
+  forced: boolean;
+}
+
+/** What a worker records when a claimed row reaches a final state. */
+export interface FileOutcome {
+  itemsWritten?: number | null;
+  itemsRejected?: number | null;
+  bytes?: number | null;
+  error?: string | null;
+  report?: unknown;
+  outputKey?: string | null;
+  reportKey?: string | null;
+}
+
+export interface ListFilesQuery {
+  state?: FileState;
+  /** Exact (case-sensitive) key prefix. */
+  prefix?: string;
+  /** Default 100, at most 1000. */
+  limit?: number;
+  /** From a previous page's `nextCursor`. */
+  cursor?: string | null;
+}
+
+export interface FilePage {
+  /** Newest first (by ledger id). */
+  files: FileRecord[];
+  nextCursor: string | null;
+}
+
+export type ScanStatus = 'queued' | 'running' | 'done' | 'failed';
+export type ScanTrigger = 'startup' | 'schedule' | 'api' | 'cli';
+
+export interface ScanRecord {
+  id: number;
+  trigger: ScanTrigger;
+  status: ScanStatus;
+  requestedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Objects listed so far. */
+  listed: number;
+  /** Of those, keys that match prefix and suffixes. */
+  matched: number;
+  /** Of those, versions new to the ledger. */
+  recorded: number;
+  error: string | null;
+}
+
+export interface ScanProgress {
+  listed: number;
+  matched: number;
+  recorded: number;
+}
+
+/** `now` parameters (ms since epoch) default to the clock; tests pass them to move time. */
+export interface Ledger {
+  /** Applies pending numbered migrations. Idempotent. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Cheap query proving the store answers (health check). */
+  ping(): Promise<void>;
+
+  /**
+   * Records versions in one transaction. A version already present changes nothing.
+   * @returns how many were new.
+   */
+  recordVersions(versions: ObjectVersion[], discoveredBy: DiscoveredBy, now?: number): Promise<number>;
+  /**
+   * Atomically takes up to `limit` rows that are pending and due, or processing with an expired lease,
+   * at most one per key, and never a key another live lease is converting; sets them processing,
+   * leased to `owner` until now + leaseMs, attempts + 1.
+   */
+  claim(owner: string, limit: number, leaseMs: number, now?: number): Promise<FileRecord[]>;
+  /** Extends a lease; false when the row is no longer ours (expired and claimed by someone else). */
+  renewLease(id: number, owner: string, leaseMs: number, now?: number): Promise<boolean>;
+  /** Final outcome of a claimed row; null when the row is no longer ours (fenced by lease owner). */
+  finish(
+    id: number,
+    owner: string,
+    state: Exclude<FileState, 'pending' | 'processing'>,
+    outcome: FileOutcome,
+    now?: number,
+  ): Promise<FileRecord | null>;
+  /** Transient failure: back to pending until `nextAttemptAt`. False when no longer ours. */
+  retryLater(id: number, owner: string, error: string, nextAttemptAt: number, now?: number): Promise<boolean>;
+  /** Gives rows back (graceful stop): pending, due now, the interrupted attempt not counted. */
+  releaseLeases(owner: string, ids?: number[], now?: number): Promise<number>;
+  /**
+   * Marks a version to be converted again: pending now, attempts 0, forced. A row being processed is
+   * left alone. @returns the row, or null when the ledger has no such id.
+   */
+  requeue(id: number, now?: number): Promise<FileRecord | null>;
+
+  getFile(id: number): Promise<FileRecord | null>;
+  /** All versions of a key, newest first (by last-modified, then discovery). */
+  getFileVersions(bucket: string, key: string): Promise<FileRecord[]>;
+  listFiles(bucket: string | null, query: ListFilesQuery): Promise<FilePage>;
+  countByState(): Promise<Record<FileState, number>>;
+  /** Earliest moment a row becomes claimable (a backoff timer or a lease expiry), or null. */
+  nextDueAt(): Promise<number | null>;
+
+  createScan(trigger: ScanTrigger, now?: number): Promise<ScanRecord>;
+  startScan(id: number, now?: number): Promise<void>;
+  updateScan(id: number, progress: ScanProgress): Promise<void>;
+  finishScan(id: number, progress: ScanProgress, error: string | null, now?: number): Promise<void>;
+  getScan(id: number): Promise<ScanRecord | null>;
+  listScans(limit: number): Promise<ScanRecord[]>;
+  /** Scans left queued/running by a process that is gone: marked failed ("interrupted"). */
+  failUnfinishedScans(now?: number): Promise<number>;
+
+  getSetting(name: string): Promise<string | null>;
+  setSetting(name: string, value: string, now?: number): Promise<void>;
+}
+
+/** ETags arrive quoted from listings and bare from events; the ledger stores them bare. */
+export function normalizeEtag(etag: string): string {
+  return etag
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"+|"+$/g, '');
+}

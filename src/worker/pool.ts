@@ -1,0 +1,157 @@
+import type { FileRecord, Ledger } from '../ledger/types.js';
+import type { Logger } from '../log.js';
+
+export interface WorkerPoolOptions {
+  ledger: Ledger;
+  owner: string;
+  concurrency: number;
+  leaseMs: number;
+  /** Longest sleep when nothing wakes the pool (backoff timers and lease expiries are timed exactly). */
+  pollMs: number;
+  logger: Logger;
+  /** Converts one claimed row and records its outcome; must not throw. */
+  process: (row: FileRecord, signal: AbortSignal) => Promise<void>;
+}
+
+interface Task {
+  row: FileRecord;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * A bounded pool of conversions. It claims as many rows as it has free slots, sleeps until woken
+ * (`wake()` after rows are recorded, a slot freeing up) or until the earliest backoff/lease timer in
+ * the ledger, and renews the lease of every row it is converting.
+ */
+export class WorkerPool {
+  private readonly tasks = new Map<number, Task>();
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private woken = false;
+  private wakeUp: (() => void) | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: WorkerPoolOptions) {}
+
+  get inFlight(): number {
+    return this.tasks.size;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(250, this.options.leaseMs / 3));
+    this.loopDone = this.loop();
+  }
+
+  /** New work may be claimable: claim now instead of at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /**
+   * Stops claiming, lets conversions in flight finish for up to `graceMs`, then aborts the rest and
+   * gives their rows back to the ledger (pending, due now) so the next start picks them up at once.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+    const all = Promise.all([...this.tasks.values()].map((t) => t.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      const ids = [...this.tasks.keys()];
+      for (const t of this.tasks.values()) t.controller.abort();
+      await all;
+      const released = await this.options.ledger.releaseLeases(this.options.owner, ids);
+      this.options.logger.info({ released }, 'stopped; unfinished files released back to pending');
+    }
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = null;
+  }
+
+  private async loop(): Promise<void> {
+    const { ledger, owner, concurrency, leaseMs, logger } = this.options;
+    while (this.running) {
+      this.woken = false;
+      const free = concurrency - this.tasks.size;
+      if (free > 0) {
+        let rows: FileRecord[] = [];
+        try {
+          rows = await ledger.claim(owner, free, leaseMs);
+        } catch (err) {
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'claiming work failed');
+        }
+        for (const row of rows) this.launch(row);
+        // A full batch suggests more is due: claim again as soon as a slot frees.
+        if (rows.length > 0 && rows.length === free) continue;
+      }
+      await this.sleep(free > 0);
+    }
+  }
+
+  private launch(row: FileRecord): void {
+    const controller = new AbortController();
+    const done = this.options
+      .process(row, controller.signal)
+      .catch((err: unknown) => {
+        this.options.logger.error({ fileId: row.id, err: String(err) }, 'worker crashed on a file');
+      })
+      .finally(() => {
+        this.tasks.delete(row.id);
+        this.wake();
+      });
+    this.tasks.set(row.id, { row, controller, done });
+  }
+
+  private async sleep(hasFreeSlot: boolean): Promise<void> {
+    if (this.woken || !this.running) return;
+    let ms = this.options.pollMs;
+    if (hasFreeSlot) {
+      try {
+        const due = await this.options.ledger.nextDueAt();
+        if (due !== null) ms = Math.min(ms, Math.max(0, due - Date.now()) + 5);
+      } catch {
+        // keep the poll interval
+      }
+    }
+    if (this.woken || !this.running) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+    this.wakeUp = null;
+  }
+
+  private async renewLeases(): Promise<void> {
+    for (const task of this.tasks.values()) {
+      try {
+        const ok = await this.options.ledger.renewLease(
+          task.row.id,
+          this.options.owner,
+          this.options.leaseMs,
+        );
+        if (!ok && !task.controller.signal.aborted) {
+          this.options.logger.warn({ fileId: task.row.id }, 'lease lost; abandoning this conversion');
+          task.controller.abort();
+        }
+      } catch (err) {
+        this.options.logger.error({ err: String(err) }, 'lease renewal failed');
+      }
+    }
+  }
+}
