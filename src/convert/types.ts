@@ -17,6 +17,11 @@ export interface ConvertOptions {
    * Default 'auto'.
    */
   gzip?: boolean | 'auto';
+  /**
+   * At most this many entries are kept in each of `rejections` and `warnings` (the counts stay exact),
+   * so a file where every one of a million items lacks a description cannot fill memory. Default 10,000.
+   */
+  maxReportEntries?: number;
 }
 
 /** One rejected item or one warning, as listed in the report. */
@@ -39,8 +44,11 @@ export interface ConversionReport {
   itemsSeen: number;
   itemsWritten: number;
   itemsRejected: number;
+  /** The first `maxReportEntries` rejections; `itemsRejected` is the exact total. */
   rejections: ReportEntry[];
+  /** The first `maxReportEntries` warnings; `warningsTotal` is the exact total. */
   warnings: ReportEntry[];
+  warningsTotal: number;
   /** null when the file converted; otherwise why the whole file failed. */
   error: null | { message: string; line: number | null };
 }

@@ -1,0 +1,67 @@
+/**
+ * Byte-level tables and helpers shared by the tokenizer and the item writer. Everything works on
+ * Uint8Array ranges so that values never become JS strings on the hot path.
+ */
+
+/** Classes of a byte inside text or an attribute value (see TEXT_CLASS). */
+export const K_PLAIN = 0; // copied as is, not whitespace
+export const K_SPACE = 1;
+export const K_TAB = 2;
+export const K_CR = 3;
+export const K_LF = 4;
+export const K_ESC = 5; // '"' and '\': need a backslash in JSON
+export const K_AMP = 6;
+export const K_GT = 7;
+export const K_LT = 8;
+export const K_BAD = 9; // control characters XML does not allow
+
+export const TEXT_CLASS: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 0x20; b++) t[b] = K_BAD;
+  t[0x20] = K_SPACE;
+  t[0x09] = K_TAB;
+  t[0x0d] = K_CR;
+  t[0x0a] = K_LF;
+  t[0x22] = K_ESC;
+  t[0x5c] = K_ESC;
+  t[0x26] = K_AMP;
+  t[0x3e] = K_GT;
+  t[0x3c] = K_LT;
+  return t;
+})();
+
+/**
+ * Name characters: 1 = may start a name, 2 = may only continue one, 0 = not a name character. Bytes
+ * >= 0x80 are accepted as name characters without decoding (the UTF-8 is validated separately); this
+ * is laxer than the XML NameChar production for a few exotic code points, which is harmless here.
+ */
+export const NAME_CLASS: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let b = 0x41; b <= 0x5a; b++) t[b] = 1;
+  for (let b = 0x61; b <= 0x7a; b++) t[b] = 1;
+  for (let b = 0x80; b <= 0xff; b++) t[b] = 1;
+  t[0x5f] = 1; // _
+  t[0x3a] = 1; // :
+  for (let b = 0x30; b <= 0x39; b++) t[b] = 2;
+  t[0x2d] = 2; // -
+  t[0x2e] = 2; // .
+  return t;
+})();
+
+export function ascii(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+/** Whether bytes[start..end) equal `word`. */
+export function bytesEqual(bytes: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  if (end - start !== word.length) return false;
+  for (let k = 0; k < word.length; k++) if (bytes[start + k] !== word[k]) return false;
+  return true;
+}
+
+/** A copy of `buf` with at least `need` bytes of room, keeping the first `used` bytes. */
+export function grow(buf: Uint8Array, used: number, need: number): Uint8Array {
+  const next = new Uint8Array(Math.max(buf.length * 2, need));
+  next.set(buf.subarray(0, used));
+  return next;
+}

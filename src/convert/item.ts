@@ -1,0 +1,363 @@
+/**
+ * The meaning of a catalogue (FORMAT.md) on top of the tokenizer: collects one item's fields as
+ * JSON-escaped bytes in a scratch buffer, validates them when the item ends, and writes the item's
+ * JSON object to the output buffer, or a rejection to the report. The tokenizer (./parser.ts) extends
+ * this class and appends captured values to `scratch` directly.
+ */
+import { ConversionError } from '../errors.js';
+import { ascii, grow } from './bytes.js';
+import type { ReportBuilder } from './report.js';
+
+/** Output is handed on in pieces of about this size (few, big pushes; memory stays small). */
+const OUT_FLUSH = 256 * 1024;
+
+const P_ID = ascii('{"product_id":"');
+const P_CAT = ascii('","product_category":"');
+const P_DESC = ascii('","product_description":"');
+const P_IMAGES = ascii('","product_images":{');
+const P_PRICES = ascii('},"prices":[');
+const P_END = ascii(']}');
+const P_CUR = ascii('{"currency":"');
+const P_VAL = ascii('","value":"');
+const P_PRICE_END = ascii('"}');
+const P_NULL = ascii('null');
+
+export interface ItemRules {
+  strict: boolean;
+  maxImageType: number;
+}
+
+export class ItemWriter {
+  // --- scratch: the current item's values, JSON-escaped, without quotes ---
+  protected scratch: Uint8Array = new Uint8Array(64 * 1024);
+  protected sLen = 0;
+  /** Where the value being captured starts, and where its last non-whitespace byte ends (for trimming). */
+  protected capStart = 0;
+  protected capEnd = 0;
+
+  // --- the current item ---
+  protected itemLine = 0;
+  private rejectField: string | null = null;
+  private rejectReason = '';
+  protected idS = -1;
+  protected idE = -1;
+  protected catCount = 0;
+  private catS = 0;
+  private catE = 0;
+  protected descCount = 0;
+  private descS = 0;
+  private descE = 0;
+  // images, by type: the URL's range in scratch (-1 = no image of that type)
+  private readonly imgUrlS: Int32Array;
+  private readonly imgUrlE: Int32Array;
+  private readonly imgTypes: number[] = [];
+  private imgMax = 0;
+  // the image tag being read
+  protected typeS = -1;
+  protected typeE = -1;
+  protected urlS = -1;
+  protected urlE = -1;
+  // prices: ranges of currency and value in scratch
+  private priceCount = 0;
+  private readonly priceRanges: number[] = [];
+  // the price being read
+  protected curCount = 0;
+  private curS = 0;
+  private curE = 0;
+  protected valCount = 0;
+  private valS = 0;
+  private valE = 0;
+
+  // --- output ---
+  private out: Buffer = Buffer.allocUnsafe(OUT_FLUSH + 64 * 1024);
+  private outLen = 0;
+  private readonly imageKeys: Uint8Array[] = [];
+
+  protected line = 1;
+
+  constructor(
+    protected readonly rules: ItemRules,
+    protected readonly report: ReportBuilder,
+    private readonly emit: (chunk: Buffer) => void,
+  ) {
+    this.imgUrlS = new Int32Array(rules.maxImageType + 1).fill(-1);
+    this.imgUrlE = new Int32Array(rules.maxImageType + 1);
+  }
+
+  protected fail(message: string, line: number = this.line): never {
+    throw new ConversionError(message, line);
+  }
+
+  protected ensureScratch(extra: number): void {
+    if (this.sLen + extra > this.scratch.length)
+      this.scratch = grow(this.scratch, this.sLen, this.sLen + extra);
+  }
+
+  /** The JS string for a captured, JSON-escaped range (only for reports, never on the hot path). */
+  protected scratchString(s: number, e: number): string {
+    return JSON.parse(
+      `"${Buffer.from(this.scratch.buffer, this.scratch.byteOffset + s, e - s).toString('utf8')}"`,
+    );
+  }
+
+  /** Marks the item rejected (the first reason wins). Returns false, for `return this.reject(...)`. */
+  private reject(field: string, reason: string): false {
+    if (this.rejectField === null) {
+      this.rejectField = field;
+      this.rejectReason = reason;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- item lifecycle (called by the tokenizer)
+
+  protected startItem(line: number): void {
+    this.report.report.itemsSeen++;
+    this.itemLine = line;
+    this.sLen = 0;
+    this.rejectField = null;
+    this.idS = -1;
+    this.idE = -1;
+    this.catCount = 0;
+    this.descCount = 0;
+    for (const t of this.imgTypes) this.imgUrlS[t] = -1;
+    this.imgTypes.length = 0;
+    this.imgMax = 0;
+    this.priceCount = 0;
+  }
+
+  protected startCategory(): void {
+    if (++this.catCount === 2) this.reject('category', 'item has more than one category element');
+  }
+
+  protected endCategory(): void {
+    if (this.catCount === 1) {
+      this.catS = this.capStart;
+      this.catE = this.capEnd;
+    }
+    this.sLen = this.capEnd;
+  }
+
+  protected startDescription(): void {
+    if (++this.descCount === 2) this.reject('description', 'item has more than one description element');
+  }
+
+  protected endDescription(): void {
+    if (this.descCount === 1) {
+      this.descS = this.capStart;
+      this.descE = this.capEnd;
+    }
+    this.sLen = this.capEnd;
+  }
+
+  protected startImage(): void {
+    this.typeS = -1;
+    this.urlS = -1;
+  }
+
+  /** At the end of an image's start tag: all its attributes are known. */
+  protected endImageTag(): boolean {
+    const max = this.rules.maxImageType;
+    if (this.typeS < 0) return this.reject('images.type', 'image has no type attribute');
+    let type = 0;
+    let ok = this.typeE > this.typeS && this.typeE - this.typeS <= 10;
+    for (let k = this.typeS; ok && k < this.typeE; k++) {
+      const d = this.scratch[k]! - 0x30;
+      if (d < 0 || d > 9) ok = false;
+      else type = type * 10 + d;
+    }
+    if (!ok || type < 1 || type > max) {
+      const shown = this.scratchString(this.typeS, this.typeE);
+      return this.reject('images.type', `image type "${shown}" is not a whole number from 1 to ${max}`);
+    }
+    if (this.urlS < 0 || this.urlE === this.urlS) {
+      return this.reject('images.url', `image of type ${type} has no url`);
+    }
+    if (this.imgUrlS[type]! >= 0) return this.reject('images.type', `two images have type ${type}`);
+    this.imgUrlS[type] = this.urlS;
+    this.imgUrlE[type] = this.urlE;
+    this.imgTypes.push(type);
+    if (type > this.imgMax) this.imgMax = type;
+    return true;
+  }
+
+  protected startPrice(): void {
+    this.curCount = 0;
+    this.valCount = 0;
+  }
+
+  protected endCurrency(): void {
+    if (this.curCount === 1) {
+      this.curS = this.capStart;
+      this.curE = this.capEnd;
+    }
+    this.sLen = this.capEnd;
+  }
+
+  protected endValue(): void {
+    if (this.valCount === 1) {
+      this.valS = this.capStart;
+      this.valE = this.capEnd;
+    }
+    this.sLen = this.capEnd;
+  }
+
+  protected endPrice(): boolean {
+    if (this.curCount === 0) return this.reject('prices.currency', 'price has no currency');
+    if (this.valCount === 0) return this.reject('prices.value', 'price has no value');
+    if (this.curCount > 1) return this.reject('prices.currency', 'price has more than one currency');
+    if (this.valCount > 1) return this.reject('prices.value', 'price has more than one value');
+    const s = this.scratch;
+    const { curS, curE, valS, valE } = this;
+    let ok = curE - curS === 3;
+    for (let k = curS; ok && k < curE; k++) ok = s[k]! >= 0x41 && s[k]! <= 0x5a;
+    if (!ok) {
+      const shown = this.scratchString(curS, curE);
+      return this.reject('prices.currency', `currency "${shown}" is not three capital letters (ISO 4217)`);
+    }
+    if (!isPlainDecimal(s, valS, valE)) {
+      const shown = this.scratchString(valS, valE);
+      return this.reject('prices.value', `price value "${shown}" is not a plain decimal number`);
+    }
+    const r = this.priceRanges;
+    const base = this.priceCount++ * 4;
+    r[base] = curS;
+    r[base + 1] = curE;
+    r[base + 2] = valS;
+    r[base + 3] = valE;
+    return true;
+  }
+
+  protected endItem(): void {
+    const report = this.report;
+    // A missing id outranks any other reason: without it the partner cannot find the item.
+    if (this.idS < 0 || this.idE === this.idS) {
+      this.rejectField = 'id';
+      this.rejectReason = this.idS < 0 ? 'item has no id attribute' : 'item id is empty';
+    }
+    const id = this.idE > this.idS ? this.scratchString(this.idS, this.idE) : null;
+    if (this.rejectField !== null) {
+      const entry = { line: this.itemLine, id, field: this.rejectField, reason: this.rejectReason };
+      report.reject(entry);
+      if (this.rules.strict) {
+        this.fail(`item rejected in strict mode: ${entry.reason} (id ${id ?? 'none'})`, this.itemLine);
+      }
+      return;
+    }
+    if (this.catCount === 0)
+      report.warn({ line: this.itemLine, id, field: 'category', reason: 'no category' });
+    if (this.descCount === 0) {
+      report.warn({ line: this.itemLine, id, field: 'description', reason: 'no description' });
+    }
+    if (this.priceCount === 0) report.warn({ line: this.itemLine, id, field: 'prices', reason: 'no prices' });
+    this.writeItem();
+    report.report.itemsWritten++;
+  }
+
+  // ---------------------------------------------------------------- output
+
+  protected openArray(): void {
+    this.ensureOut(1);
+    this.out[this.outLen++] = 0x5b;
+  }
+
+  protected closeArray(): void {
+    this.ensureOut(1);
+    this.out[this.outLen++] = 0x5d;
+  }
+
+  /** Hands on everything written so far. */
+  protected flushOut(): void {
+    if (this.outLen === 0) return;
+    this.emit(this.out.subarray(0, this.outLen));
+    this.out = Buffer.allocUnsafe(OUT_FLUSH + 64 * 1024);
+    this.outLen = 0;
+  }
+
+  private ensureOut(extra: number): void {
+    if (this.outLen + extra > this.out.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.outLen + extra));
+      this.out.copy(next, 0, 0, this.outLen);
+      this.out = next;
+    }
+  }
+
+  private imageKey(type: number): Uint8Array {
+    let key = this.imageKeys[type];
+    if (key === undefined) {
+      key = ascii(`${type > 1 ? ',' : ''}"image_${type}":`);
+      this.imageKeys[type] = key;
+    }
+    return key;
+  }
+
+  private writeItem(): void {
+    // Upper bound of the bytes this item needs: its values plus the fixed keys and punctuation.
+    this.ensureOut(this.sLen * 2 + 256 + this.imgMax * 24 + this.priceCount * 40);
+    const out = this.out;
+    const s = this.scratch;
+    let o = this.outLen;
+    if (this.report.report.itemsWritten > 0) out[o++] = 0x2c;
+    o = put(out, o, P_ID, 0, P_ID.length);
+    o = put(out, o, s, this.idS, this.idE);
+    o = put(out, o, P_CAT, 0, P_CAT.length);
+    if (this.catCount > 0) o = put(out, o, s, this.catS, this.catE);
+    o = put(out, o, P_DESC, 0, P_DESC.length);
+    if (this.descCount > 0) o = put(out, o, s, this.descS, this.descE);
+    o = put(out, o, P_IMAGES, 0, P_IMAGES.length);
+    for (let t = 1; t <= this.imgMax; t++) {
+      const key = this.imageKey(t);
+      o = put(out, o, key, 0, key.length);
+      const us = this.imgUrlS[t]!;
+      if (us < 0) o = put(out, o, P_NULL, 0, 4);
+      else {
+        out[o++] = 0x22;
+        o = put(out, o, s, us, this.imgUrlE[t]!);
+        out[o++] = 0x22;
+      }
+    }
+    o = put(out, o, P_PRICES, 0, P_PRICES.length);
+    const r = this.priceRanges;
+    for (let p = 0; p < this.priceCount; p++) {
+      if (p > 0) out[o++] = 0x2c;
+      o = put(out, o, P_CUR, 0, P_CUR.length);
+      o = put(out, o, s, r[p * 4]!, r[p * 4 + 1]!);
+      o = put(out, o, P_VAL, 0, P_VAL.length);
+      o = put(out, o, s, r[p * 4 + 2]!, r[p * 4 + 3]!);
+      o = put(out, o, P_PRICE_END, 0, P_PRICE_END.length);
+    }
+    o = put(out, o, P_END, 0, P_END.length);
+    this.outLen = o;
+    if (o >= OUT_FLUSH) this.flushOut();
+  }
+}
+
+/** Copies src[s..e) to out at o; returns the new end. Short ranges by hand (cheaper than subarray+set). */
+function put(out: Uint8Array, o: number, src: Uint8Array, s: number, e: number): number {
+  if (e - s > 32) {
+    out.set(src.subarray(s, e), o);
+    return o + (e - s);
+  }
+  for (let k = s; k < e; k++) out[o++] = src[k]!;
+  return o;
+}
+
+/** /^\d+(\.\d+)?$/ over bytes. */
+function isPlainDecimal(s: Uint8Array, start: number, end: number): boolean {
+  let k = start;
+  let digits = 0;
+  while (k < end && s[k]! >= 0x30 && s[k]! <= 0x39) {
+    k++;
+    digits++;
+  }
+  if (digits === 0) return false;
+  if (k === end) return true;
+  if (s[k] !== 0x2e) return false;
+  k++;
+  digits = 0;
+  while (k < end && s[k]! >= 0x30 && s[k]! <= 0x39) {
+    k++;
+    digits++;
+  }
+  return digits > 0 && k === end;
+}

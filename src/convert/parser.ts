@@ -1,0 +1,1228 @@
+/**
+ * A byte-level, resumable XML tokenizer specialised for catalogues. It reads Uint8Array chunks of any
+ * size, never re-scans a byte (every state survives a chunk boundary: tags, references, comment and
+ * CDATA terminators), checks well-formedness as it goes, and copies the values the catalogue needs
+ * straight into the item's scratch buffer as JSON-escaped bytes (see ./item.ts). Values never become JS
+ * strings. UTF-8 is validated per chunk by ./utf8.ts, natively.
+ */
+import {
+  ascii,
+  bytesEqual,
+  grow,
+  K_AMP,
+  K_BAD,
+  K_CR,
+  K_ESC,
+  K_GT,
+  K_LF,
+  K_LT,
+  K_PLAIN,
+  K_SPACE,
+  K_TAB,
+  NAME_CLASS,
+  TEXT_CLASS,
+} from './bytes.js';
+import { type ItemRules, ItemWriter } from './item.js';
+import type { ReportBuilder } from './report.js';
+import { Utf8Validator } from './utf8.js';
+
+/** Deeper nesting fails the file cleanly instead of growing stacks without bound. */
+export const MAX_DEPTH = 10_000;
+/** Longest element or attribute name accepted. */
+const MAX_NAME = 4096;
+/** Captured values are copied in slices of at most this many bytes, so scratch grows with the value only. */
+const SLICE = 1 << 20;
+
+// Tokenizer states.
+const S_TEXT = 0;
+const S_REF = 1;
+const S_LT = 2;
+const S_START_NAME = 3;
+const S_TAG = 4;
+const S_ATTR_NAME = 5;
+const S_ATTR_EQ = 6;
+const S_ATTR_QUOTE = 7;
+const S_ATTR_VAL = 8;
+const S_EMPTY_GT = 9;
+const S_END_NAME = 10;
+const S_END_WS = 11;
+const S_BANG = 12;
+const S_BANG_DASH = 13;
+const S_COMMENT = 14;
+const S_COMMENT_D1 = 15;
+const S_COMMENT_D2 = 16;
+const S_CDATA_OPEN = 17;
+const S_CDATA = 18;
+const S_CDATA_B1 = 19;
+const S_CDATA_B2 = 20;
+const S_PI_TARGET = 21;
+const S_PI = 22;
+const S_PI_Q = 23;
+
+const STATE_NAMES = [
+  'text',
+  'a character or entity reference',
+  'a tag',
+  'an element name',
+  'a start tag',
+  'an attribute name',
+  'a start tag',
+  'a start tag',
+  'an attribute value',
+  'a start tag',
+  'an end tag',
+  'an end tag',
+  'a markup declaration',
+  'a comment',
+  'a comment',
+  'a comment',
+  'a comment',
+  'a CDATA section',
+  'a CDATA section',
+  'a CDATA section',
+  'a CDATA section',
+  'a processing instruction',
+  'a processing instruction',
+  'a processing instruction',
+];
+
+// What an element means, by where it is (its context).
+const X_NONE = 0; // document level, outside the root
+const X_ROOT = 1;
+const X_ITEM = 2;
+const X_CATEGORY = 3;
+const X_DESCRIPTION = 4;
+const X_IMAGES = 5;
+const X_IMAGE = 6;
+const X_PRICES = 7;
+const X_PRICE = 8;
+const X_CURRENCY = 9;
+const X_VALUE = 10;
+const X_IGNORED = 11; // unknown or misplaced element: checked for well-formedness, otherwise ignored
+
+const isTextContext = (x: number): boolean =>
+  x === X_CATEGORY || x === X_DESCRIPTION || x === X_CURRENCY || x === X_VALUE;
+
+// Attributes the catalogue reads.
+const A_NONE = 0;
+const A_ID = 1;
+const A_TYPE = 2;
+const A_URL = 3;
+
+// How a reference's character is used: ignored, text, attribute (normalised), URL (whitespace dropped).
+const M_NONE = 0;
+const M_TEXT = 1;
+const M_ATTR = 2;
+const M_URL = 3;
+
+const W_ITEMS = ascii('items');
+const W_ITEM = ascii('item');
+const W_CATEGORY = ascii('category');
+const W_DESCRIPTION = ascii('description');
+const W_IMAGES = ascii('images');
+const W_IMAGE = ascii('image');
+const W_PRICES = ascii('prices');
+const W_PRICE = ascii('price');
+const W_CURRENCY = ascii('currency');
+const W_VALUE = ascii('value');
+const W_ID = ascii('id');
+const W_TYPE = ascii('type');
+const W_URL = ascii('url');
+const CDATA_OPEN = ascii('CDATA[');
+
+const NOT_WF = 'not well-formed XML: ';
+
+function isXmlChar(cp: number): boolean {
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
+}
+
+export class CatalogueParser extends ItemWriter {
+  private state = S_TEXT;
+  /** Absolute offset (in the decompressed input) of the current chunk's first byte. */
+  private base = 0;
+  /** Offset where the document starts (3 after a BOM): the only place an XML declaration may be. */
+  private docStart = 0;
+  /** The first bytes, held until there are enough to recognise a BOM. */
+  private head: Uint8Array | null = new Uint8Array(0);
+  private readonly utf8 = new Utf8Validator();
+  /** The last two bytes of the previous chunk (for CR LF pairs and `]]>` split across chunks). */
+  private prev1 = 0;
+  private prev2 = 0;
+  private tagLine = 1;
+
+  // element stack: names back to back in `names`, each element's name start, context and line
+  private depth = 0;
+  private names: Uint8Array = new Uint8Array(4096);
+  private namesLen = 0;
+  private nameBegin = 0;
+  private nameStart = new Int32Array(256);
+  private ctxStack = new Uint8Array(256);
+  private lineStack = new Int32Array(256);
+  /** 0 before the root element, 1 inside it, 2 after it. */
+  private rootState = 0;
+  private cmpPos = 0;
+
+  // the start tag being read
+  private hadSpace = false;
+  private attrNames: Uint8Array = new Uint8Array(256);
+  private attrLen = 0;
+  private attrBegin = 0;
+  private readonly attrStarts: number[] = [];
+  private attrSet: Set<string> | null = null;
+  private attrKind = A_NONE;
+  private quote = 0;
+
+  /** Index in the current chunk of the next '<' (text) or closing quote (attribute), when >= i. */
+  private stopAt = -1;
+  private textCapture = false;
+
+  // the reference being read
+  private refReturn = S_TEXT;
+  private refMode = M_NONE;
+  private refKind = 0;
+  private refVal = 0;
+  private refDigits = 0;
+  private refName = '';
+
+  // comments, CDATA, processing instructions
+  private cdataK = 0;
+  private piTarget = '';
+  private piAtStart = false;
+  private piXml = false;
+  private piText = '';
+
+  constructor(rules: ItemRules, report: ReportBuilder, emit: (chunk: Buffer) => void) {
+    super(rules, report, emit);
+  }
+
+  /** Feeds the next chunk of (decompressed) input. Throws ConversionError when the file fails. */
+  write(chunk: Uint8Array): void {
+    if (this.head !== null) {
+      const head = new Uint8Array(this.head.length + chunk.length);
+      head.set(this.head);
+      head.set(chunk, this.head.length);
+      if (head.length < 3) {
+        this.head = head;
+        return;
+      }
+      this.head = null;
+      this.startWith(head);
+      return;
+    }
+    this.feed(chunk);
+  }
+
+  /** The input is complete: checks that the document is, and hands on the rest of the output. */
+  end(): void {
+    if (this.head !== null) {
+      const head = this.head;
+      this.head = null;
+      this.startWith(head);
+    }
+    if (this.utf8.incomplete) this.fail(`${NOT_WF}invalid UTF-8 (the input ends inside a character)`);
+    if (this.state !== S_TEXT)
+      this.fail(`${NOT_WF}unexpected end of input inside ${STATE_NAMES[this.state]}`);
+    if (this.rootState === 0) this.fail(`${NOT_WF}no root element`);
+    if (this.rootState === 1) {
+      const start = this.lineStack[this.depth]!;
+      this.fail(
+        `${NOT_WF}unexpected end of input: <${this.nameAt(this.depth)}> from line ${start} is not closed (truncated file?)`,
+      );
+    }
+    this.flushOut();
+  }
+
+  private startWith(head: Uint8Array): void {
+    if (head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
+      this.docStart = 3;
+      this.base = 3;
+      if (this.utf8.check(head.subarray(0, 3)) >= 0) this.fail(`${NOT_WF}invalid UTF-8`);
+      this.feed(head.subarray(3));
+    } else {
+      this.feed(head);
+    }
+  }
+
+  private feed(chunk: Uint8Array): void {
+    const bad = this.utf8.check(chunk);
+    if (bad >= 0) {
+      this.run(chunk.subarray(0, bad));
+      this.fail(`${NOT_WF}invalid UTF-8`);
+    }
+    this.run(chunk);
+  }
+
+  private nameAt(depth: number): string {
+    const end = depth === this.depth ? this.namesLen : this.nameStart[depth + 1]!;
+    return Buffer.from(this.names.subarray(this.nameStart[depth]!, end)).toString('utf8');
+  }
+
+  private run(buf: Uint8Array): void {
+    const n = buf.length;
+    let i = 0;
+    this.stopAt = -1;
+    while (i < n) {
+      switch (this.state) {
+        case S_TEXT:
+          i = this.text(buf, i, n);
+          break;
+        case S_LT:
+          i = this.lt(buf, i);
+          break;
+        case S_START_NAME:
+          i = this.startName(buf, i, n);
+          break;
+        case S_TAG:
+          i = this.tag(buf, i, n);
+          break;
+        case S_ATTR_NAME:
+          i = this.attrName(buf, i, n);
+          break;
+        case S_ATTR_EQ:
+          i = this.attrEq(buf, i, n);
+          break;
+        case S_ATTR_QUOTE:
+          i = this.attrQuote(buf, i, n);
+          break;
+        case S_ATTR_VAL:
+          i = this.attrValue(buf, i, n);
+          break;
+        case S_EMPTY_GT:
+          if (buf[i] !== 0x3e) this.fail(`${NOT_WF}expected '>' after '/' in a start tag`);
+          this.startTagEnd();
+          this.closeElement();
+          this.state = S_TEXT;
+          i++;
+          break;
+        case S_END_NAME:
+          i = this.endName(buf, i, n);
+          break;
+        case S_END_WS:
+          i = this.endWs(buf, i, n);
+          break;
+        case S_REF:
+          i = this.ref(buf, i, n);
+          break;
+        case S_BANG:
+          i = this.bang(buf, i);
+          break;
+        case S_BANG_DASH:
+          if (buf[i] !== 0x2d) this.fail(`${NOT_WF}malformed comment (expected '<!--')`);
+          this.state = S_COMMENT;
+          i++;
+          break;
+        case S_COMMENT:
+        case S_COMMENT_D1:
+        case S_COMMENT_D2:
+          i = this.comment(buf, i, n);
+          break;
+        case S_CDATA_OPEN:
+          if (buf[i] !== CDATA_OPEN[this.cdataK]) this.fail(`${NOT_WF}malformed CDATA section`);
+          if (++this.cdataK === CDATA_OPEN.length) {
+            if (this.depth === 0) this.fail(`${NOT_WF}CDATA section outside the root element`);
+            this.state = S_CDATA;
+          }
+          i++;
+          break;
+        case S_CDATA:
+        case S_CDATA_B1:
+        case S_CDATA_B2:
+          i = this.cdata(buf, i, n);
+          break;
+        default:
+          i = this.pi(buf, i, n);
+      }
+    }
+    if (n >= 2) {
+      this.prev2 = buf[n - 2]!;
+      this.prev1 = buf[n - 1]!;
+    } else if (n === 1) {
+      this.prev2 = this.prev1;
+      this.prev1 = buf[0]!;
+    }
+    this.base += n;
+  }
+
+  private prevByte(buf: Uint8Array, i: number): number {
+    return i > 0 ? buf[i - 1]! : this.prev1;
+  }
+
+  /** `]]>` may not appear in text (only as the end of a CDATA section). Called at a '>' in text. */
+  private checkCdataEnd(buf: Uint8Array, i: number): void {
+    const b1 = i >= 1 ? buf[i - 1] : this.prev1;
+    const b2 = i >= 2 ? buf[i - 2] : i === 1 ? this.prev1 : this.prev2;
+    if (b1 === 0x5d && b2 === 0x5d) this.fail(`${NOT_WF}']]>' is not allowed in text`);
+  }
+
+  private badChar(b: number): never {
+    this.fail(`${NOT_WF}character 0x${b.toString(16).padStart(2, '0')} is not allowed in XML`);
+  }
+
+  // ---------------------------------------------------------------- text
+
+  private text(buf: Uint8Array, i: number, n: number): number {
+    let end = this.stopAt;
+    if (end < i) {
+      end = buf.indexOf(0x3c, i);
+      if (end < 0) end = n;
+      this.stopAt = end;
+    }
+    if (!this.textCapture) i = this.skipText(buf, i, end);
+    else while (i < end && this.state === S_TEXT) i = this.captureText(buf, i, Math.min(end, i + SLICE));
+    if (this.state !== S_TEXT || end === n) return i;
+    this.state = S_LT;
+    this.tagLine = this.line;
+    return end + 1;
+  }
+
+  /** Text nobody reads: only checked (characters, references, line count). */
+  private skipText(buf: Uint8Array, i: number, end: number): number {
+    const outside = this.depth === 0;
+    for (; i < end; i++) {
+      const k = TEXT_CLASS[buf[i]!]!;
+      if (k === K_PLAIN) {
+        if (outside) this.fail(`${NOT_WF}text outside the root element`);
+        continue;
+      }
+      if (k === K_LF) {
+        this.line++;
+        continue;
+      }
+      if (k <= K_CR) continue;
+      if (outside) this.fail(`${NOT_WF}text outside the root element`);
+      if (k === K_AMP) {
+        this.beginRef(S_TEXT, M_NONE);
+        return i + 1;
+      }
+      if (k === K_GT) this.checkCdataEnd(buf, i);
+      else if (k !== K_ESC) this.badChar(buf[i]!);
+    }
+    return i;
+  }
+
+  /** Text of a field: JSON-escaped into scratch, leading and trailing whitespace left out. */
+  private captureText(buf: Uint8Array, i: number, end: number): number {
+    this.ensureScratch(2 * (end - i));
+    const s = this.scratch;
+    const start = this.capStart;
+    let len = this.sLen;
+    let capEnd = this.capEnd;
+    for (; i < end; i++) {
+      const b = buf[i]!;
+      const k = TEXT_CLASS[b]!;
+      if (k === K_PLAIN) {
+        s[len++] = b;
+        capEnd = len;
+        continue;
+      }
+      switch (k) {
+        case K_SPACE:
+          if (len !== start) s[len++] = 0x20;
+          break;
+        case K_TAB:
+          if (len !== start) {
+            s[len++] = 0x5c;
+            s[len++] = 0x74;
+          }
+          break;
+        case K_LF:
+        case K_CR:
+          if (k === K_LF) {
+            this.line++;
+            if (this.prevByte(buf, i) === 0x0d) break; // CR LF is one line break
+          }
+          if (len !== start) {
+            s[len++] = 0x5c;
+            s[len++] = 0x6e;
+          }
+          break;
+        case K_ESC:
+          s[len++] = 0x5c;
+          s[len++] = b;
+          capEnd = len;
+          break;
+        case K_GT:
+          this.checkCdataEnd(buf, i);
+          s[len++] = b;
+          capEnd = len;
+          break;
+        case K_AMP:
+          this.sLen = len;
+          this.capEnd = capEnd;
+          this.beginRef(S_TEXT, M_TEXT);
+          return i + 1;
+        default:
+          this.sLen = len;
+          this.badChar(b);
+      }
+    }
+    this.sLen = len;
+    this.capEnd = capEnd;
+    return i;
+  }
+
+  // ---------------------------------------------------------------- references
+
+  private beginRef(returnState: number, mode: number): void {
+    this.state = S_REF;
+    this.refReturn = returnState;
+    this.refMode = mode;
+    this.refKind = 0;
+    this.refVal = 0;
+    this.refDigits = 0;
+    this.refName = '';
+  }
+
+  private ref(buf: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      switch (this.refKind) {
+        case 0: // just after '&'
+          if (b === 0x23) this.refKind = 2;
+          else if (NAME_CLASS[b] === 1) {
+            this.refKind = 1;
+            this.refName = String.fromCharCode(b);
+          } else this.fail(`${NOT_WF}'&' must start a reference (write &amp; for a literal '&')`);
+          break;
+        case 1: // entity name
+          if (b === 0x3b) {
+            this.emitChar(this.entityValue());
+            this.state = this.refReturn;
+            return i + 1;
+          }
+          if (NAME_CLASS[b] === 0 || this.refName.length >= 32) {
+            this.fail(`${NOT_WF}reference '&${this.refName}' is not terminated by ';'`);
+          }
+          this.refName += String.fromCharCode(b);
+          break;
+        case 2: // after '&#'
+          if (b === 0x78) this.refKind = 4;
+          else if (b >= 0x30 && b <= 0x39) {
+            this.refKind = 3;
+            this.refVal = b - 0x30;
+            this.refDigits = 1;
+          } else this.fail(`${NOT_WF}malformed character reference`);
+          break;
+        default: {
+          // decimal (3) or hexadecimal (4) digits
+          if (b === 0x3b && this.refDigits > 0) {
+            if (!isXmlChar(this.refVal)) {
+              this.fail(`${NOT_WF}character reference &#${this.refVal}; is not an allowed XML character`);
+            }
+            this.emitChar(this.refVal);
+            this.state = this.refReturn;
+            return i + 1;
+          }
+          let d = -1;
+          if (b >= 0x30 && b <= 0x39) d = b - 0x30;
+          else if (this.refKind === 4 && b >= 0x61 && b <= 0x66) d = b - 0x57;
+          else if (this.refKind === 4 && b >= 0x41 && b <= 0x46) d = b - 0x37;
+          if (d < 0) this.fail(`${NOT_WF}malformed character reference`);
+          this.refVal = this.refVal * (this.refKind === 4 ? 16 : 10) + d;
+          this.refDigits++;
+          if (this.refVal > 0x10ffff) this.fail(`${NOT_WF}character reference out of range`);
+        }
+      }
+    }
+    return n;
+  }
+
+  private entityValue(): number {
+    switch (this.refName) {
+      case 'lt':
+        return 0x3c;
+      case 'gt':
+        return 0x3e;
+      case 'amp':
+        return 0x26;
+      case 'quot':
+        return 0x22;
+      case 'apos':
+        return 0x27;
+      default:
+        return this.fail(
+          `${NOT_WF}undefined entity '&${this.refName};' (only &lt; &gt; &amp; &quot; &apos; and character references are allowed)`,
+        );
+    }
+  }
+
+  /** A character from a reference, into the value being captured (if any). */
+  private emitChar(cp: number): void {
+    const mode = this.refMode;
+    if (mode === M_NONE) return;
+    this.ensureScratch(8);
+    const s = this.scratch;
+    if (cp === 0x20 || cp === 0x9 || cp === 0xa || cp === 0xd) {
+      if (mode === M_URL || this.sLen === this.capStart) return;
+      if (cp === 0x20) s[this.sLen++] = 0x20;
+      else {
+        s[this.sLen++] = 0x5c;
+        s[this.sLen++] = cp === 0x9 ? 0x74 : cp === 0xa ? 0x6e : 0x72;
+      }
+      return;
+    }
+    let len = this.sLen;
+    if (cp === 0x22 || cp === 0x5c) {
+      s[len++] = 0x5c;
+      s[len++] = cp;
+    } else if (cp < 0x80) s[len++] = cp;
+    else if (cp < 0x800) {
+      s[len++] = 0xc0 | (cp >> 6);
+      s[len++] = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+      s[len++] = 0xe0 | (cp >> 12);
+      s[len++] = 0x80 | ((cp >> 6) & 0x3f);
+      s[len++] = 0x80 | (cp & 0x3f);
+    } else {
+      s[len++] = 0xf0 | (cp >> 18);
+      s[len++] = 0x80 | ((cp >> 12) & 0x3f);
+      s[len++] = 0x80 | ((cp >> 6) & 0x3f);
+      s[len++] = 0x80 | (cp & 0x3f);
+    }
+    this.sLen = len;
+    this.capEnd = len;
+  }
+
+  // ---------------------------------------------------------------- tags
+
+  private lt(buf: Uint8Array, i: number): number {
+    const b = buf[i]!;
+    if (NAME_CLASS[b] === 1) {
+      if (this.rootState === 2) this.fail(`${NOT_WF}content after the root element`);
+      this.nameBegin = this.namesLen;
+      this.state = S_START_NAME;
+      return i;
+    }
+    if (b === 0x2f) {
+      if (this.depth === 0) this.fail(`${NOT_WF}end tag without a matching start tag`);
+      this.cmpPos = this.nameStart[this.depth]!;
+      this.state = S_END_NAME;
+    } else if (b === 0x21) this.state = S_BANG;
+    else if (b === 0x3f) {
+      this.piAtStart = this.base + i - 1 === this.docStart;
+      this.piTarget = '';
+      this.state = S_PI_TARGET;
+    } else this.fail(`${NOT_WF}'<' must start a tag (write &lt; for a literal '<')`);
+    return i + 1;
+  }
+
+  private startName(buf: Uint8Array, i: number, n: number): number {
+    let j = i;
+    while (j < n && NAME_CLASS[buf[j]!] !== 0) j++;
+    const len = j - i;
+    if (this.namesLen + len - this.nameBegin > MAX_NAME) this.fail(`${NOT_WF}element name too long`);
+    if (this.namesLen + len > this.names.length)
+      this.names = grow(this.names, this.namesLen, this.namesLen + len);
+    const names = this.names;
+    let p = this.namesLen;
+    for (let k = i; k < j; k++) names[p++] = buf[k]!;
+    this.namesLen = p;
+    if (j === n) return n;
+    this.openElement();
+    const b = buf[j]!;
+    if (b === 0x3e) {
+      this.startTagEnd();
+      this.state = S_TEXT;
+    } else if (b === 0x2f) this.state = S_EMPTY_GT;
+    else {
+      const k = TEXT_CLASS[b]!;
+      if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}invalid character in element name`);
+      if (k === K_LF) this.line++;
+      this.hadSpace = true;
+      this.state = S_TAG;
+    }
+    return j + 1;
+  }
+
+  private openElement(): void {
+    const names = this.names;
+    const start = this.nameBegin;
+    const end = this.namesLen;
+    let local = start;
+    for (let k = end - 1; k >= start; k--) {
+      if (names[k] === 0x3a) {
+        local = k + 1;
+        break;
+      }
+    }
+    const parent = this.ctxStack[this.depth]!;
+    if (this.depth >= MAX_DEPTH) this.fail(`${NOT_WF}nesting too deep (more than ${MAX_DEPTH} levels)`);
+    const d = ++this.depth;
+    if (d >= this.nameStart.length) {
+      const size = this.nameStart.length * 2;
+      const ns = new Int32Array(size);
+      ns.set(this.nameStart);
+      this.nameStart = ns;
+      const cs = new Uint8Array(size);
+      cs.set(this.ctxStack);
+      this.ctxStack = cs;
+      const ls = new Int32Array(size);
+      ls.set(this.lineStack);
+      this.lineStack = ls;
+    }
+    this.nameStart[d] = start;
+    this.lineStack[d] = this.tagLine;
+    let ctx = X_IGNORED;
+    switch (parent) {
+      case X_NONE:
+        if (!bytesEqual(names, local, end, W_ITEMS)) {
+          this.fail(`the root element is <${this.nameAt(d)}>, expected <items>`, this.tagLine);
+        }
+        ctx = X_ROOT;
+        this.rootState = 1;
+        this.openArray();
+        break;
+      case X_ROOT:
+        if (bytesEqual(names, local, end, W_ITEM)) {
+          ctx = X_ITEM;
+          this.startItem(this.tagLine);
+        }
+        break;
+      case X_ITEM:
+        if (bytesEqual(names, local, end, W_CATEGORY)) {
+          ctx = X_CATEGORY;
+          this.startCategory();
+        } else if (bytesEqual(names, local, end, W_DESCRIPTION)) {
+          ctx = X_DESCRIPTION;
+          this.startDescription();
+        } else if (bytesEqual(names, local, end, W_IMAGES)) ctx = X_IMAGES;
+        else if (bytesEqual(names, local, end, W_PRICES)) ctx = X_PRICES;
+        break;
+      case X_IMAGES:
+        if (bytesEqual(names, local, end, W_IMAGE)) {
+          ctx = X_IMAGE;
+          this.startImage();
+        }
+        break;
+      case X_PRICES:
+        if (bytesEqual(names, local, end, W_PRICE)) {
+          ctx = X_PRICE;
+          this.startPrice();
+        }
+        break;
+      case X_PRICE:
+        if (bytesEqual(names, local, end, W_CURRENCY)) {
+          ctx = X_CURRENCY;
+          this.curCount++;
+        } else if (bytesEqual(names, local, end, W_VALUE)) {
+          ctx = X_VALUE;
+          this.valCount++;
+        }
+        break;
+    }
+    this.ctxStack[d] = ctx;
+    this.textCapture = false;
+    this.attrLen = 0;
+    this.attrStarts.length = 0;
+    this.attrSet = null;
+  }
+
+  /** The start tag is complete ('>' or '/>'): all attributes are known. */
+  private startTagEnd(): void {
+    const ctx = this.ctxStack[this.depth]!;
+    if (ctx === X_IMAGE) this.endImageTag();
+    else if (isTextContext(ctx)) {
+      this.textCapture = true;
+      this.capStart = this.sLen;
+      this.capEnd = this.sLen;
+    }
+  }
+
+  private closeElement(): void {
+    switch (this.ctxStack[this.depth]) {
+      case X_CATEGORY:
+        this.endCategory();
+        break;
+      case X_DESCRIPTION:
+        this.endDescription();
+        break;
+      case X_CURRENCY:
+        this.endCurrency();
+        break;
+      case X_VALUE:
+        this.endValue();
+        break;
+      case X_PRICE:
+        this.endPrice();
+        break;
+      case X_ITEM:
+        this.endItem();
+        break;
+      case X_ROOT:
+        this.closeArray();
+        this.rootState = 2;
+        break;
+    }
+    this.namesLen = this.nameStart[this.depth]!;
+    this.depth--;
+    this.textCapture = isTextContext(this.ctxStack[this.depth]!);
+  }
+
+  private tag(buf: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      const k = TEXT_CLASS[b]!;
+      if (k >= K_SPACE && k <= K_LF) {
+        if (k === K_LF) this.line++;
+        this.hadSpace = true;
+        continue;
+      }
+      if (b === 0x3e) {
+        this.startTagEnd();
+        this.state = S_TEXT;
+        return i + 1;
+      }
+      if (b === 0x2f) {
+        this.state = S_EMPTY_GT;
+        return i + 1;
+      }
+      if (NAME_CLASS[b] !== 1)
+        this.fail(`${NOT_WF}unexpected character '${String.fromCharCode(b)}' in a start tag`);
+      if (!this.hadSpace) this.fail(`${NOT_WF}attributes must be separated by whitespace`);
+      this.attrBegin = this.attrLen;
+      this.state = S_ATTR_NAME;
+      return i;
+    }
+    return n;
+  }
+
+  private attrName(buf: Uint8Array, i: number, n: number): number {
+    let j = i;
+    while (j < n && NAME_CLASS[buf[j]!] !== 0) j++;
+    const len = j - i;
+    if (this.attrLen + len - this.attrBegin > MAX_NAME) this.fail(`${NOT_WF}attribute name too long`);
+    if (this.attrLen + len > this.attrNames.length) {
+      this.attrNames = grow(this.attrNames, this.attrLen, this.attrLen + len);
+    }
+    const names = this.attrNames;
+    let p = this.attrLen;
+    for (let k = i; k < j; k++) names[p++] = buf[k]!;
+    this.attrLen = p;
+    if (j === n) return n;
+    this.attrNameDone();
+    const b = buf[j]!;
+    if (b === 0x3d) this.state = S_ATTR_QUOTE;
+    else {
+      const k = TEXT_CLASS[b]!;
+      if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}invalid character in attribute name`);
+      if (k === K_LF) this.line++;
+      this.state = S_ATTR_EQ;
+    }
+    return j + 1;
+  }
+
+  /** Checks for a repeated attribute and decides whether the catalogue reads this one. */
+  private attrNameDone(): void {
+    const names = this.attrNames;
+    const begin = this.attrBegin;
+    const end = this.attrLen;
+    const starts = this.attrStarts;
+    if (starts.length < 16) {
+      for (let a = 0; a < starts.length; a++) {
+        const s = starts[a]!;
+        const e = a + 1 < starts.length ? starts[a + 1]! : begin;
+        if (e - s !== end - begin) continue;
+        let same = true;
+        for (let k = 0; same && k < e - s; k++) same = names[s + k] === names[begin + k];
+        if (same) this.duplicateAttr();
+      }
+    } else {
+      // Many attributes: a set keeps the check linear (a hostile tag may carry thousands).
+      if (this.attrSet === null) {
+        this.attrSet = new Set();
+        for (let a = 0; a < starts.length; a++) {
+          const e = a + 1 < starts.length ? starts[a + 1]! : begin;
+          this.attrSet.add(Buffer.from(names.subarray(starts[a]!, e)).toString('latin1'));
+        }
+      }
+      const key = Buffer.from(names.subarray(begin, end)).toString('latin1');
+      if (this.attrSet.has(key)) this.duplicateAttr();
+      this.attrSet.add(key);
+    }
+    starts.push(begin);
+    let kind = A_NONE;
+    const ctx = this.ctxStack[this.depth];
+    if (ctx === X_ITEM) {
+      if (bytesEqual(names, begin, end, W_ID)) kind = A_ID;
+    } else if (ctx === X_IMAGE) {
+      if (bytesEqual(names, begin, end, W_TYPE)) kind = A_TYPE;
+      else if (bytesEqual(names, begin, end, W_URL)) kind = A_URL;
+    }
+    this.attrKind = kind;
+    if (kind !== A_NONE) {
+      this.capStart = this.sLen;
+      this.capEnd = this.sLen;
+    }
+  }
+
+  private duplicateAttr(): never {
+    const name = Buffer.from(this.attrNames.subarray(this.attrBegin, this.attrLen)).toString('utf8');
+    return this.fail(`${NOT_WF}attribute '${name}' appears twice in one tag`);
+  }
+
+  private attrEq(buf: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      if (b === 0x3d) {
+        this.state = S_ATTR_QUOTE;
+        return i + 1;
+      }
+      const k = TEXT_CLASS[b]!;
+      if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}attribute without '=' and a value`);
+      if (k === K_LF) this.line++;
+    }
+    return n;
+  }
+
+  private attrQuote(buf: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      if (b === 0x22 || b === 0x27) {
+        this.quote = b;
+        this.stopAt = -1;
+        this.state = S_ATTR_VAL;
+        return i + 1;
+      }
+      const k = TEXT_CLASS[b]!;
+      if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}attribute value must be in quotes`);
+      if (k === K_LF) this.line++;
+    }
+    return n;
+  }
+
+  private attrValue(buf: Uint8Array, i: number, n: number): number {
+    let end = this.stopAt;
+    if (end < i) {
+      end = buf.indexOf(this.quote, i);
+      if (end < 0) end = n;
+      this.stopAt = end;
+    }
+    if (this.attrKind === A_NONE) i = this.skipAttr(buf, i, end);
+    else while (i < end && this.state === S_ATTR_VAL) i = this.captureAttr(buf, i, Math.min(end, i + SLICE));
+    if (this.state !== S_ATTR_VAL || end === n) return i;
+    this.stopAt = -1;
+    switch (this.attrKind) {
+      case A_ID:
+        this.idS = this.capStart;
+        this.idE = this.capEnd;
+        this.sLen = this.capEnd;
+        break;
+      case A_TYPE:
+        this.typeS = this.capStart;
+        this.typeE = this.capEnd;
+        this.sLen = this.capEnd;
+        break;
+      case A_URL:
+        this.urlS = this.capStart;
+        this.urlE = this.sLen;
+        break;
+    }
+    this.hadSpace = false;
+    this.state = S_TAG;
+    return end + 1;
+  }
+
+  private skipAttr(buf: Uint8Array, i: number, end: number): number {
+    for (; i < end; i++) {
+      const k = TEXT_CLASS[buf[i]!]!;
+      if (k === K_PLAIN) continue;
+      if (k === K_LF) this.line++;
+      else if (k === K_AMP) {
+        this.beginRef(S_ATTR_VAL, M_NONE);
+        return i + 1;
+      } else if (k === K_LT) this.fail(`${NOT_WF}'<' is not allowed in an attribute value`);
+      else if (k === K_BAD) this.badChar(buf[i]!);
+    }
+    return i;
+  }
+
+  /**
+   * An attribute the catalogue reads, JSON-escaped into scratch. XML turns literal tabs and line breaks
+   * in attribute values into spaces; `url` drops all whitespace; `id` and `type` are trimmed.
+   */
+  private captureAttr(buf: Uint8Array, i: number, end: number): number {
+    this.ensureScratch(2 * (end - i));
+    const url = this.attrKind === A_URL;
+    const s = this.scratch;
+    const start = this.capStart;
+    let len = this.sLen;
+    let capEnd = this.capEnd;
+    for (; i < end; i++) {
+      const b = buf[i]!;
+      const k = TEXT_CLASS[b]!;
+      if (k === K_PLAIN || k === K_GT) {
+        s[len++] = b;
+        capEnd = len;
+        continue;
+      }
+      if (k <= K_LF) {
+        if (k === K_LF) {
+          this.line++;
+          if (this.prevByte(buf, i) === 0x0d) continue;
+        }
+        if (!url && len !== start) s[len++] = 0x20;
+        continue;
+      }
+      if (k === K_ESC) {
+        s[len++] = 0x5c;
+        s[len++] = b;
+        capEnd = len;
+        continue;
+      }
+      this.sLen = len;
+      this.capEnd = capEnd;
+      if (k === K_AMP) {
+        this.beginRef(S_ATTR_VAL, url ? M_URL : M_ATTR);
+        return i + 1;
+      }
+      if (k === K_LT) this.fail(`${NOT_WF}'<' is not allowed in an attribute value`);
+      this.badChar(b);
+    }
+    this.sLen = len;
+    this.capEnd = capEnd;
+    return i;
+  }
+
+  private endName(buf: Uint8Array, i: number, n: number): number {
+    const names = this.names;
+    const end = this.namesLen;
+    let p = this.cmpPos;
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      if (p < end && names[p] === b) {
+        p++;
+        continue;
+      }
+      if (p === end) {
+        if (b === 0x3e) {
+          this.closeElement();
+          this.state = S_TEXT;
+          return i + 1;
+        }
+        const k = TEXT_CLASS[b]!;
+        if (k >= K_SPACE && k <= K_LF) {
+          if (k === K_LF) this.line++;
+          this.state = S_END_WS;
+          return i + 1;
+        }
+      }
+      this.mismatch();
+    }
+    this.cmpPos = p;
+    return n;
+  }
+
+  private mismatch(): never {
+    const d = this.depth;
+    return this.fail(
+      `${NOT_WF}end tag does not match the start tag <${this.nameAt(d)}> from line ${this.lineStack[d]}`,
+    );
+  }
+
+  private endWs(buf: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      if (b === 0x3e) {
+        this.closeElement();
+        this.state = S_TEXT;
+        return i + 1;
+      }
+      const k = TEXT_CLASS[b]!;
+      if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}unexpected character in an end tag`);
+      if (k === K_LF) this.line++;
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- comments, CDATA, PIs, declarations
+
+  private bang(buf: Uint8Array, i: number): number {
+    const b = buf[i]!;
+    if (b === 0x2d) this.state = S_BANG_DASH;
+    else if (b === 0x5b) {
+      this.cdataK = 0;
+      this.state = S_CDATA_OPEN;
+    } else if (b === 0x44) {
+      this.fail('DOCTYPE declarations are not allowed (no entity expansion, no external entities)');
+    } else if (b === 0x45) this.fail('ENTITY declarations are not allowed (no entity expansion)');
+    else this.fail('markup declarations (<!...>) are not allowed');
+    return i + 1;
+  }
+
+  private comment(buf: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      if (this.state === S_COMMENT_D2) {
+        if (b !== 0x3e) this.fail(`${NOT_WF}'--' is not allowed inside a comment`);
+        this.state = S_TEXT;
+        return i + 1;
+      }
+      if (b === 0x2d) {
+        this.state = this.state === S_COMMENT ? S_COMMENT_D1 : S_COMMENT_D2;
+        continue;
+      }
+      this.state = S_COMMENT;
+      const k = TEXT_CLASS[b]!;
+      if (k === K_LF) this.line++;
+      else if (k === K_BAD) this.badChar(b);
+    }
+    return n;
+  }
+
+  private cdata(buf: Uint8Array, i: number, n: number): number {
+    while (i < n) {
+      const b = buf[i]!;
+      if (this.state === S_CDATA_B1) {
+        if (b === 0x5d) {
+          this.state = S_CDATA_B2;
+          i++;
+        } else {
+          this.cdataBracket();
+          this.state = S_CDATA;
+        }
+        continue;
+      }
+      if (this.state === S_CDATA_B2) {
+        if (b === 0x3e) {
+          this.state = S_TEXT;
+          return i + 1;
+        }
+        this.cdataBracket();
+        if (b === 0x5d) i++;
+        else {
+          this.cdataBracket();
+          this.state = S_CDATA;
+        }
+        continue;
+      }
+      let end = buf.indexOf(0x5d, i);
+      if (end < 0) end = n;
+      if (!this.textCapture) i = this.skipCdata(buf, i, end);
+      else while (i < end) i = this.captureCdata(buf, i, Math.min(end, i + SLICE));
+      if (end < n) {
+        this.state = S_CDATA_B1;
+        i = end + 1;
+      }
+    }
+    return n;
+  }
+
+  /** A ']' that turned out not to end the CDATA section. */
+  private cdataBracket(): void {
+    if (!this.textCapture) return;
+    this.ensureScratch(1);
+    this.scratch[this.sLen++] = 0x5d;
+    this.capEnd = this.sLen;
+  }
+
+  private skipCdata(buf: Uint8Array, i: number, end: number): number {
+    for (; i < end; i++) {
+      const k = TEXT_CLASS[buf[i]!]!;
+      if (k === K_LF) this.line++;
+      else if (k === K_BAD) this.badChar(buf[i]!);
+    }
+    return i;
+  }
+
+  /** CDATA content of a field: taken literally (no references), JSON-escaped, whitespace trimmed. */
+  private captureCdata(buf: Uint8Array, i: number, end: number): number {
+    this.ensureScratch(2 * (end - i));
+    const s = this.scratch;
+    const start = this.capStart;
+    let len = this.sLen;
+    let capEnd = this.capEnd;
+    for (; i < end; i++) {
+      const b = buf[i]!;
+      const k = TEXT_CLASS[b]!;
+      if (k === K_PLAIN || k >= K_AMP) {
+        if (k === K_BAD) {
+          this.sLen = len;
+          this.badChar(b);
+        }
+        s[len++] = b;
+        capEnd = len;
+      } else if (k === K_ESC) {
+        s[len++] = 0x5c;
+        s[len++] = b;
+        capEnd = len;
+      } else {
+        // whitespace: dropped at the start, kept (escaped) inside, trimmed at the end via capEnd
+        if (k === K_LF) {
+          this.line++;
+          if (this.prevByte(buf, i) === 0x0d) continue;
+        }
+        if (len === start) continue;
+        if (k === K_SPACE) s[len++] = 0x20;
+        else {
+          s[len++] = 0x5c;
+          s[len++] = k === K_TAB ? 0x74 : 0x6e;
+        }
+      }
+    }
+    this.sLen = len;
+    this.capEnd = capEnd;
+    return i;
+  }
+
+  private pi(buf: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const b = buf[i]!;
+      const k = TEXT_CLASS[b]!;
+      if (this.state === S_PI_TARGET) {
+        if (NAME_CLASS[b] !== 0 && (this.piTarget.length > 0 || NAME_CLASS[b] === 1)) {
+          if (this.piTarget.length >= MAX_NAME) this.fail(`${NOT_WF}processing instruction target too long`);
+          this.piTarget += String.fromCharCode(b);
+          continue;
+        }
+        if (this.piTarget.length === 0 || (b !== 0x3f && (k < K_SPACE || k > K_LF))) {
+          this.fail(`${NOT_WF}malformed processing instruction`);
+        }
+        this.startPi();
+        this.state = S_PI;
+      }
+      if (this.state === S_PI_Q) {
+        if (b === 0x3e) {
+          if (this.piXml) this.checkXmlDeclaration();
+          this.state = S_TEXT;
+          return i + 1;
+        }
+        if (this.piXml && this.piText.length < 1024) this.piText += '?';
+        if (b === 0x3f) continue;
+        this.state = S_PI;
+      }
+      if (b === 0x3f) {
+        this.state = S_PI_Q;
+        continue;
+      }
+      if (k === K_LF) this.line++;
+      else if (k === K_BAD) this.badChar(b);
+      if (this.piXml && this.piText.length < 1024) this.piText += String.fromCharCode(b);
+    }
+    return n;
+  }
+
+  private startPi(): void {
+    const lower = this.piTarget.toLowerCase();
+    this.piXml = false;
+    if (lower !== 'xml') return;
+    if (this.piTarget !== 'xml' || !this.piAtStart) {
+      this.fail(`${NOT_WF}the XML declaration is only allowed at the very start of the file`);
+    }
+    this.piXml = true;
+    this.piText = '';
+  }
+
+  private checkXmlDeclaration(): void {
+    const m = /encoding\s*=\s*["']([^"']*)["']/.exec(this.piText);
+    if (m && !/^(utf-?8|us-ascii|ascii)$/i.test(m[1]!)) {
+      this.fail(`unsupported encoding "${m[1]}": only UTF-8 is accepted`);
+    }
+  }
+}
