@@ -75,6 +75,8 @@ export interface Service {
   readonly s3: S3Client;
   /** The embedded s3rver (its `server` emits `event` for each object change); null unless embedded. */
   readonly embeddedS3: EmbeddedS3 | null;
+  /** The catch-up scan requested by `start()`. */
+  readonly startupScan: ScanInfo | null;
 
   /** Migrations, embedded S3 (embedded mode), workers, the catch-up scan, the scheduler. */
   start(): Promise<void>;
@@ -130,6 +132,8 @@ export interface ServiceDeps {
   metrics?: Metrics;
   /** Defaults to the converter in src/convert/. */
   createConverter?: ConverterFactory;
+  /** Run the scan schedule (default true; `scan --once` turns it off). */
+  schedule?: boolean;
 }
 
 /** The partner's sample, uploaded by the embedded default as `test-file.xml` when absent. */
@@ -167,6 +171,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
   let scanner: Scanner | null = null;
   let scheduler: ScanScheduler | null = null;
   let scheduleSource: ScheduleInfo['source'] = 'config';
+  let startupScan: ScanInfo | null = null;
   let started = false;
   let stopping: Promise<void> | null = null;
 
@@ -201,6 +206,9 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
     },
     get embeddedS3() {
       return embeddedS3;
+    },
+    get startupScan() {
+      return startupScan;
     },
 
     async start() {
@@ -258,14 +266,14 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
       });
       scanner = new Scanner({ s3, ledger, config: cfg, metrics, logger, onRecorded: () => pool?.wake() });
       pool.start();
-      const catchUp = await scanner.request('startup');
-      logger.info({ scanId: catchUp.id }, 'catch-up scan started');
+      startupScan = toInfo(await scanner.request('startup'));
+      logger.info({ scanId: startupScan.id }, 'catch-up scan started');
       scheduler = new ScanScheduler(() => {
         scanner
           ?.request('schedule')
           .catch((err: unknown) => logger.error({ err: String(err) }, 'scheduled scan'));
       });
-      scheduler.set(schedule);
+      if (deps.schedule !== false) scheduler.set(schedule);
     },
 
     stop(options = {}) {
