@@ -1,0 +1,158 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LEDGER_FILE, type Ledger, openLedger } from '../src/ledger/index.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+const LEASE = 60_000;
+const v = (key: string, etag: string) => ({ bucket: 'xml-bucket', key, etag });
+
+describe('ledger', () => {
+  let dir: string;
+  let ledger: Ledger;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ft-ledger-'));
+    ledger = await openLedger(dir);
+  });
+  afterEach(async () => {
+    await ledger.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('records a version once: inserting it again changes nothing', async () => {
+    expect(await ledger.recordVersions([v('a.xml', '"e1"'), v('b.xml', 'e2')], 'scan', T0)).toBe(2);
+    const [claimed] = await ledger.claim('w1', 1, LEASE, T0);
+    await ledger.finish(claimed!.id, 'w1', 'done', { itemsWritten: 3 }, T0 + 1);
+    // Same versions again, from an event and a scan, ETag quoted or not.
+    expect(await ledger.recordVersions([v('a.xml', 'e1'), v('b.xml', '"e2"')], 'event', T0 + 2)).toBe(0);
+    const a = (await ledger.getFileVersions('xml-bucket', 'a.xml'))[0]!;
+    expect(a).toMatchObject({
+      etag: 'e1',
+      state: 'done',
+      itemsWritten: 3,
+      discoveredBy: 'scan',
+      attempts: 1,
+    });
+    // A new ETag of the same key is a new row.
+    expect(await ledger.recordVersions([v('a.xml', 'e3')], 'event', T0 + 3)).toBe(1);
+    expect((await ledger.getFileVersions('xml-bucket', 'a.xml')).map((f) => f.etag)).toEqual(['e3', 'e1']);
+  });
+
+  it('applies migrations once (re-opening the file migrates nothing twice)', async () => {
+    await ledger.recordVersions([v('a.xml', 'e1')], 'scan', T0);
+    await ledger.close();
+    ledger = await openLedger(dir);
+    await ledger.migrate();
+    const db = new Database(join(dir, LEDGER_FILE), { readonly: true });
+    expect(db.prepare('SELECT id FROM migrations').all()).toEqual([{ id: 1 }]);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    expect((await ledger.countByState()).pending).toBe(1);
+  });
+
+  it('claims each due row once, leases it, and lets it be claimed again only when the lease expires', async () => {
+    await ledger.recordVersions([v('a.xml', 'e1'), v('b.xml', 'e2'), v('c.xml', 'e3')], 'scan', T0);
+    const first = await ledger.claim('w1', 2, LEASE, T0);
+    const second = await ledger.claim('w2', 5, LEASE, T0);
+    expect(first.map((f) => f.key)).toEqual(['a.xml', 'b.xml']);
+    expect(second.map((f) => f.key)).toEqual(['c.xml']);
+    expect(first[0]).toMatchObject({ state: 'processing', leaseOwner: 'w1', attempts: 1 });
+    expect(await ledger.claim('w3', 5, LEASE, T0 + LEASE - 1)).toEqual([]);
+
+    // w1 renews a's lease; b's lease runs out and w3 takes b over.
+    expect(await ledger.renewLease(first[0]!.id, 'w1', LEASE, T0 + LEASE - 1)).toBe(true);
+    const taken = await ledger.claim('w3', 5, LEASE, T0 + LEASE);
+    expect(taken.map((f) => [f.key, f.attempts, f.leaseOwner])).toEqual([
+      ['b.xml', 2, 'w3'],
+      ['c.xml', 2, 'w3'],
+    ]);
+    // The old owner is fenced out: its renewal and outcome are refused.
+    expect(await ledger.renewLease(first[1]!.id, 'w1', LEASE, T0 + LEASE)).toBe(false);
+    expect(await ledger.finish(first[1]!.id, 'w1', 'done', {}, T0 + LEASE)).toBeNull();
+    expect(
+      await ledger.finish(taken[0]!.id, 'w3', 'done', { outputKey: 'b.xml.json' }, T0 + LEASE),
+    ).toMatchObject({
+      state: 'done',
+      outputKey: 'b.xml.json',
+      leaseOwner: null,
+    });
+  });
+
+  it('never claims two versions of one key at once', async () => {
+    await ledger.recordVersions([v('a.xml', 'old'), v('a.xml', 'new'), v('b.xml', 'x')], 'scan', T0);
+    const claimed = await ledger.claim('w1', 10, LEASE, T0);
+    expect(claimed.map((f) => `${f.key}@${f.etag}`)).toEqual(['a.xml@old', 'b.xml@x']);
+    expect(await ledger.claim('w2', 10, LEASE, T0)).toEqual([]);
+    await ledger.finish(claimed[0]!.id, 'w1', 'skipped', { error: 'superseded' }, T0 + 1);
+    expect((await ledger.claim('w2', 10, LEASE, T0 + 2)).map((f) => f.etag)).toEqual(['new']);
+  });
+
+  it('backs off: a retried row is not due before its time, and keeps its error', async () => {
+    await ledger.recordVersions([v('a.xml', 'e1')], 'scan', T0);
+    const [row] = await ledger.claim('w1', 1, LEASE, T0);
+    expect(await ledger.retryLater(row!.id, 'w1', 'SlowDown', T0 + 5000, T0 + 10)).toBe(true);
+    expect(await ledger.nextDueAt()).toBe(T0 + 5000);
+    expect(await ledger.claim('w1', 1, LEASE, T0 + 4999)).toEqual([]);
+    const again = await ledger.claim('w1', 1, LEASE, T0 + 5000);
+    expect(again[0]).toMatchObject({ attempts: 2, error: 'SlowDown' });
+  });
+
+  it('gives released rows back as pending, due now, without counting the interrupted attempt', async () => {
+    await ledger.recordVersions([v('a.xml', 'e1'), v('b.xml', 'e2')], 'scan', T0);
+    await ledger.claim('w1', 2, LEASE, T0);
+    expect(await ledger.releaseLeases('other', undefined, T0 + 1)).toBe(0);
+    expect(await ledger.releaseLeases('w1', undefined, T0 + 1)).toBe(2);
+    const again = await ledger.claim('w2', 5, LEASE, T0 + 1);
+    expect(again.map((f) => f.attempts)).toEqual([1, 1]);
+  });
+
+  it('requeues a finished version, forced, unless it is being processed', async () => {
+    await ledger.recordVersions([v('a.xml', 'e1')], 'scan', T0);
+    const [row] = await ledger.claim('w1', 1, LEASE, T0);
+    expect((await ledger.requeue(row!.id, T0 + 1))?.state).toBe('processing');
+    await ledger.finish(row!.id, 'w1', 'failed', { error: 'bad xml' }, T0 + 2);
+    const requeued = await ledger.requeue(row!.id, T0 + 3);
+    expect(requeued).toMatchObject({ state: 'pending', forced: true, attempts: 0, error: null });
+    const [claimed] = await ledger.claim('w1', 1, LEASE, T0 + 3);
+    expect(claimed?.forced).toBe(true);
+    const done = await ledger.finish(claimed!.id, 'w1', 'done', {}, T0 + 4);
+    expect(done?.forced).toBe(false);
+    expect(await ledger.requeue(9999)).toBeNull();
+  });
+
+  it('lists pages newest first with exact, case-sensitive prefix and state filters', async () => {
+    const keys = ['in/a.xml', 'in/b.xml', 'IN/c.xml', 'in/d.xml', 'out/e.xml'];
+    await ledger.recordVersions(
+      keys.map((k, i) => v(k, `e${i}`)),
+      'scan',
+      T0,
+    );
+    const p1 = await ledger.listFiles('xml-bucket', { prefix: 'in/', limit: 2 });
+    expect(p1.files.map((f) => f.key)).toEqual(['in/d.xml', 'in/b.xml']);
+    const p2 = await ledger.listFiles('xml-bucket', { prefix: 'in/', limit: 2, cursor: p1.nextCursor });
+    expect(p2.files.map((f) => f.key)).toEqual(['in/a.xml']);
+    expect(p2.nextCursor).toBeNull();
+    expect((await ledger.listFiles('xml-bucket', { state: 'done' })).files).toEqual([]);
+    expect((await ledger.listFiles('other-bucket', {})).files).toEqual([]);
+  });
+
+  it('keeps scans and settings', async () => {
+    const scan = await ledger.createScan('api', T0);
+    expect(scan).toMatchObject({ status: 'queued', trigger: 'api', listed: 0 });
+    await ledger.startScan(scan.id, T0 + 1);
+    await ledger.updateScan(scan.id, { listed: 10, matched: 8, recorded: 3 });
+    expect(await ledger.getScan(scan.id)).toMatchObject({ status: 'running', listed: 10, recorded: 3 });
+    const other = await ledger.createScan('schedule', T0 + 2);
+    expect(await ledger.failUnfinishedScans(T0 + 3)).toBe(2);
+    expect((await ledger.getScan(other.id))?.status).toBe('failed');
+    await ledger.finishScan(scan.id, { listed: 12, matched: 9, recorded: 4 }, null, T0 + 4);
+    expect(await ledger.getScan(scan.id)).toMatchObject({ status: 'done', listed: 12, error: null });
+
+    expect(await ledger.getSetting('schedule')).toBeNull();
+    await ledger.setSetting('schedule', '{"cron":"0 * * * *"}');
+    await ledger.setSetting('schedule', '{"intervalHours":2}');
+    expect(await ledger.getSetting('schedule')).toBe('{"intervalHours":2}');
+  });
+});
