@@ -15,7 +15,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type EventFilter, MalformedNotificationError, parseNotification } from '../discovery/s3-events.js';
-import type { VersionSink } from '../discovery/sqs.js';
+import type { ReadinessCheck, VersionSink } from '../discovery/sqs.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { secretsEqual } from './auth.js';
@@ -34,6 +34,8 @@ export interface EventsPluginOptions {
   apiToken?: string;
   /** Confirm SNS subscriptions by fetching their SubscribeURL (AWS hosts only). Default true. */
   confirmSubscriptions?: boolean;
+  /** Checks added to GET /health/ready (the SQS queue), where the API exposes `app.readinessChecks`. */
+  readinessChecks?: readonly ReadinessCheck[];
   /** How the SubscribeURL is fetched (replaceable only for tests: nothing real answers as AWS here). */
   fetchUrl?: (url: string) => Promise<{ ok: boolean; status: number }>;
 }
@@ -113,6 +115,7 @@ export function eventsPlugin(options: EventsPluginOptions): ApiPlugin {
   };
 
   return async (app) => {
+    if (app.hasDecorator('readinessChecks')) app.readinessChecks.push(...(options.readinessChecks ?? []));
     // MinIO checks that the target answers with a HEAD before sending events.
     app.head(ROUTE, { schema: { hide: true } }, async (_request, reply) => reply.code(200).send());
 
