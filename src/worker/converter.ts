@@ -9,8 +9,6 @@ export type ConverterFactory = (options?: ConvertOptions) => {
 
 /** Loads the converter lazily, so the service modules do not pull it in before they need it. */
 export async function loadConverter(): Promise<ConverterFactory> {
-  // A variable specifier until src/convert/index.ts lands (H1); then this becomes a static import.
-  const specifier = '../convert/index.js';
-  const mod = (await import(specifier)) as { createConverter: ConverterFactory };
-  return mod.createConverter;
+  const { createConverter } = await import('../convert/index.js');
+  return createConverter;
 }
