@@ -5,12 +5,13 @@
  * finish, the rest go back to the ledger, exit 0.
  */
 import type { FastifyInstance } from 'fastify';
-import { type ApiPlugin, buildApi, listen } from '../api/server.js';
+import { buildApi, listen } from '../api/server.js';
 import { loadConfig } from '../config/index.js';
 import type { Config } from '../config/types.js';
+import { type EventIngestion, startEventIngestion } from '../discovery/sqs-ingestion.js';
 import { ConfigError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
-import { createService, type Service } from '../service.js';
+import { createLogger } from '../log.js';
+import { createService } from '../service.js';
 
 const HELP = `Usage: file-transformer serve
 
@@ -23,24 +24,6 @@ SIGTERM/SIGINT stop it gracefully (exit 0).
 
 /** How long conversions in flight may take to finish after SIGTERM before they are given back. */
 const STOP_GRACE_MS = 10_000;
-
-interface EventIngestion {
-  /** API plugins (the S3 webhook). */
-  plugins: ApiPlugin[];
-  stop(): Promise<void>;
-}
-
-/**
- * Event ingestion (H5): embedded queue fed by the embedded s3rver, or the SQS queue, and the webhook.
- * Runs after `service.start()`; returns the API plugins it contributes and how to stop it.
- */
-async function startEventIngestion(
-  _service: Service,
-  _config: Config,
-  _logger: Logger,
-): Promise<EventIngestion> {
-  return { plugins: [], async stop() {} };
-}
 
 function loadOrExplain(): Config | null {
   try {
