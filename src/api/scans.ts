@@ -12,7 +12,7 @@ export const scanSchema = {
   additionalProperties: true,
   properties: {
     id: { type: 'string' },
-    state: { type: 'string', examples: ['running', 'done', 'failed'] },
+    status: { type: 'string', enum: ['queued', 'running', 'done', 'failed'] },
   },
 } as const;
 

@@ -5,9 +5,9 @@
  */
 import type { Registry } from 'prom-client';
 
-/** Ledger states of one object version (see ARCHITECTURE.md). */
-export const FILE_STATES = ['pending', 'processing', 'done', 'failed', 'skipped', 'gone'] as const;
-export type FileState = (typeof FILE_STATES)[number];
+import type { FileState } from '../ledger/types.js';
+
+export { FILE_STATES, type FileState } from '../ledger/types.js';
 
 /** How often the scan runs: every N hours, or on a cron expression. */
 export type ScheduleSetting = { intervalHours: number } | { cron: string };
