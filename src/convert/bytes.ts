@@ -14,6 +14,8 @@ export const K_AMP = 6;
 export const K_GT = 7;
 export const K_LT = 8;
 export const K_BAD = 9; // control characters XML does not allow
+export const K_DQ = 10; // '"' in an attribute value (ATTR_CLASS only)
+export const K_SQ = 11; // "'" in an attribute value (ATTR_CLASS only)
 
 export const TEXT_CLASS: Uint8Array = (() => {
   const t = new Uint8Array(256);
@@ -27,6 +29,14 @@ export const TEXT_CLASS: Uint8Array = (() => {
   t[0x26] = K_AMP;
   t[0x3e] = K_GT;
   t[0x3c] = K_LT;
+  return t;
+})();
+
+/** TEXT_CLASS with the two quote characters marked, for attribute values. */
+export const ATTR_CLASS: Uint8Array = (() => {
+  const t = TEXT_CLASS.slice();
+  t[0x22] = K_DQ;
+  t[0x27] = K_SQ;
   return t;
 })();
 

@@ -51,6 +51,7 @@ export class ItemWriter {
   private readonly imgUrlS: Int32Array;
   private readonly imgUrlE: Int32Array;
   private readonly imgTypes: number[] = [];
+  private imgCount = 0;
   private imgMax = 0;
   // the image tag being read
   protected typeS = -1;
@@ -120,8 +121,8 @@ export class ItemWriter {
     this.idE = -1;
     this.catCount = 0;
     this.descCount = 0;
-    for (const t of this.imgTypes) this.imgUrlS[t] = -1;
-    this.imgTypes.length = 0;
+    for (let k = 0; k < this.imgCount; k++) this.imgUrlS[this.imgTypes[k]!] = -1;
+    this.imgCount = 0;
     this.imgMax = 0;
     this.priceCount = 0;
   }
@@ -176,7 +177,7 @@ export class ItemWriter {
     if (this.imgUrlS[type]! >= 0) return this.reject('images.type', `two images have type ${type}`);
     this.imgUrlS[type] = this.urlS;
     this.imgUrlE[type] = this.urlE;
-    this.imgTypes.push(type);
+    this.imgTypes[this.imgCount++] = type;
     if (type > this.imgMax) this.imgMax = type;
     return true;
   }
@@ -228,6 +229,15 @@ export class ItemWriter {
     return true;
   }
 
+  /** The item's id as a string, only made when a report entry needs it. */
+  private itemId(): string | null {
+    return this.idE > this.idS ? this.scratchString(this.idS, this.idE) : null;
+  }
+
+  private warn(field: string, reason: string): void {
+    this.report.warn({ line: this.itemLine, id: this.itemId(), field, reason });
+  }
+
   protected endItem(): void {
     const report = this.report;
     // A missing id outranks any other reason: without it the partner cannot find the item.
@@ -235,8 +245,8 @@ export class ItemWriter {
       this.rejectField = 'id';
       this.rejectReason = this.idS < 0 ? 'item has no id attribute' : 'item id is empty';
     }
-    const id = this.idE > this.idS ? this.scratchString(this.idS, this.idE) : null;
     if (this.rejectField !== null) {
+      const id = this.itemId();
       const entry = { line: this.itemLine, id, field: this.rejectField, reason: this.rejectReason };
       report.reject(entry);
       if (this.rules.strict) {
@@ -244,12 +254,9 @@ export class ItemWriter {
       }
       return;
     }
-    if (this.catCount === 0)
-      report.warn({ line: this.itemLine, id, field: 'category', reason: 'no category' });
-    if (this.descCount === 0) {
-      report.warn({ line: this.itemLine, id, field: 'description', reason: 'no description' });
-    }
-    if (this.priceCount === 0) report.warn({ line: this.itemLine, id, field: 'prices', reason: 'no prices' });
+    if (this.catCount === 0) this.warn('category', 'no category');
+    if (this.descCount === 0) this.warn('description', 'no description');
+    if (this.priceCount === 0) this.warn('prices', 'no prices');
     this.writeItem();
     report.report.itemsWritten++;
   }

@@ -6,12 +6,14 @@
  * strings. UTF-8 is validated per chunk by ./utf8.ts, natively.
  */
 import {
+  ATTR_CLASS,
   ascii,
   bytesEqual,
   grow,
   K_AMP,
   K_BAD,
   K_CR,
+  K_DQ,
   K_ESC,
   K_GT,
   K_LF,
@@ -150,7 +152,8 @@ export class CatalogueParser extends ItemWriter {
   /** Offset where the document starts (3 after a BOM): the only place an XML declaration may be. */
   private docStart = 0;
   /** The first bytes, held until there are enough to recognise a BOM. */
-  private head: Uint8Array | null = new Uint8Array(0);
+  private head = new Uint8Array(0);
+  private headDone = false;
   private readonly utf8 = new Utf8Validator();
   /** The last two bytes of the previous chunk (for CR LF pairs and `]]>` split across chunks). */
   private prev1 = 0;
@@ -175,12 +178,11 @@ export class CatalogueParser extends ItemWriter {
   private attrLen = 0;
   private attrBegin = 0;
   private readonly attrStarts: number[] = [];
+  private attrCount = 0;
   private attrSet: Set<string> | null = null;
   private attrKind = A_NONE;
   private quote = 0;
 
-  /** Index in the current chunk of the next '<' (text) or closing quote (attribute), when >= i. */
-  private stopAt = -1;
   private textCapture = false;
 
   // the reference being read
@@ -204,7 +206,7 @@ export class CatalogueParser extends ItemWriter {
 
   /** Feeds the next chunk of (decompressed) input. Throws ConversionError when the file fails. */
   write(chunk: Uint8Array): void {
-    if (this.head !== null) {
+    if (!this.headDone) {
       const head = new Uint8Array(this.head.length + chunk.length);
       head.set(this.head);
       head.set(chunk, this.head.length);
@@ -212,7 +214,7 @@ export class CatalogueParser extends ItemWriter {
         this.head = head;
         return;
       }
-      this.head = null;
+      this.headDone = true;
       this.startWith(head);
       return;
     }
@@ -221,10 +223,9 @@ export class CatalogueParser extends ItemWriter {
 
   /** The input is complete: checks that the document is, and hands on the rest of the output. */
   end(): void {
-    if (this.head !== null) {
-      const head = this.head;
-      this.head = null;
-      this.startWith(head);
+    if (!this.headDone) {
+      this.headDone = true;
+      this.startWith(this.head);
     }
     if (this.utf8.incomplete) this.fail(`${NOT_WF}invalid UTF-8 (the input ends inside a character)`);
     if (this.state !== S_TEXT)
@@ -267,7 +268,6 @@ export class CatalogueParser extends ItemWriter {
   private run(buf: Uint8Array): void {
     const n = buf.length;
     let i = 0;
-    this.stopAt = -1;
     while (i < n) {
       switch (this.state) {
         case S_TEXT:
@@ -368,21 +368,18 @@ export class CatalogueParser extends ItemWriter {
   // ---------------------------------------------------------------- text
 
   private text(buf: Uint8Array, i: number, n: number): number {
-    let end = this.stopAt;
-    if (end < i) {
-      end = buf.indexOf(0x3c, i);
-      if (end < 0) end = n;
-      this.stopAt = end;
+    if (!this.textCapture) i = this.skipText(buf, i, n);
+    else {
+      do i = this.captureText(buf, i, Math.min(n, i + SLICE));
+      while (this.state === S_TEXT && i < n && buf[i] !== 0x3c);
     }
-    if (!this.textCapture) i = this.skipText(buf, i, end);
-    else while (i < end && this.state === S_TEXT) i = this.captureText(buf, i, Math.min(end, i + SLICE));
-    if (this.state !== S_TEXT || end === n) return i;
-    this.state = S_LT;
+    if (this.state !== S_TEXT || i >= n) return i;
+    this.state = S_LT; // buf[i] is '<'
     this.tagLine = this.line;
-    return end + 1;
+    return i + 1;
   }
 
-  /** Text nobody reads: only checked (characters, references, line count). */
+  /** Text nobody reads: only checked (characters, references, line count). Stops at '<'. */
   private skipText(buf: Uint8Array, i: number, end: number): number {
     const outside = this.depth === 0;
     for (; i < end; i++) {
@@ -396,6 +393,7 @@ export class CatalogueParser extends ItemWriter {
         continue;
       }
       if (k <= K_CR) continue;
+      if (k === K_LT) return i;
       if (outside) this.fail(`${NOT_WF}text outside the root element`);
       if (k === K_AMP) {
         this.beginRef(S_TEXT, M_NONE);
@@ -407,9 +405,9 @@ export class CatalogueParser extends ItemWriter {
     return i;
   }
 
-  /** Text of a field: JSON-escaped into scratch, leading and trailing whitespace left out. */
+  /** Text of a field: JSON-escaped into scratch, leading and trailing whitespace left out. Stops at '<'. */
   private captureText(buf: Uint8Array, i: number, end: number): number {
-    this.ensureScratch(2 * (end - i));
+    this.ensureScratch(2 * (end - i) + 8);
     const s = this.scratch;
     const start = this.capStart;
     let len = this.sLen;
@@ -458,6 +456,10 @@ export class CatalogueParser extends ItemWriter {
           this.capEnd = capEnd;
           this.beginRef(S_TEXT, M_TEXT);
           return i + 1;
+        case K_LT:
+          this.sLen = len;
+          this.capEnd = capEnd;
+          return i;
         default:
           this.sLen = len;
           this.badChar(b);
@@ -614,16 +616,21 @@ export class CatalogueParser extends ItemWriter {
   }
 
   private startName(buf: Uint8Array, i: number, n: number): number {
-    let j = i;
-    while (j < n && NAME_CLASS[buf[j]!] !== 0) j++;
-    const len = j - i;
-    if (this.namesLen + len - this.nameBegin > MAX_NAME) this.fail(`${NOT_WF}element name too long`);
-    if (this.namesLen + len > this.names.length)
-      this.names = grow(this.names, this.namesLen, this.namesLen + len);
+    // Room for the longest allowed name, so the copy loop needs no capacity checks.
+    if (this.namesLen + MAX_NAME + 1 > this.names.length) {
+      this.names = grow(this.names, this.namesLen, this.namesLen + MAX_NAME + 1);
+    }
     const names = this.names;
     let p = this.namesLen;
-    for (let k = i; k < j; k++) names[p++] = buf[k]!;
+    const limit = Math.min(n, i + MAX_NAME + 1 - (p - this.nameBegin));
+    let j = i;
+    for (; j < limit; j++) {
+      const b = buf[j]!;
+      if (NAME_CLASS[b] === 0) break;
+      names[p++] = b;
+    }
     this.namesLen = p;
+    if (p - this.nameBegin > MAX_NAME) this.fail(`${NOT_WF}element name too long`);
     if (j === n) return n;
     this.openElement();
     const b = buf[j]!;
@@ -720,7 +727,7 @@ export class CatalogueParser extends ItemWriter {
     this.ctxStack[d] = ctx;
     this.textCapture = false;
     this.attrLen = 0;
-    this.attrStarts.length = 0;
+    this.attrCount = 0;
     this.attrSet = null;
   }
 
@@ -824,10 +831,11 @@ export class CatalogueParser extends ItemWriter {
     const begin = this.attrBegin;
     const end = this.attrLen;
     const starts = this.attrStarts;
-    if (starts.length < 16) {
-      for (let a = 0; a < starts.length; a++) {
+    const count = this.attrCount;
+    if (count < 16) {
+      for (let a = 0; a < count; a++) {
         const s = starts[a]!;
-        const e = a + 1 < starts.length ? starts[a + 1]! : begin;
+        const e = a + 1 < count ? starts[a + 1]! : begin;
         if (e - s !== end - begin) continue;
         let same = true;
         for (let k = 0; same && k < e - s; k++) same = names[s + k] === names[begin + k];
@@ -837,8 +845,8 @@ export class CatalogueParser extends ItemWriter {
       // Many attributes: a set keeps the check linear (a hostile tag may carry thousands).
       if (this.attrSet === null) {
         this.attrSet = new Set();
-        for (let a = 0; a < starts.length; a++) {
-          const e = a + 1 < starts.length ? starts[a + 1]! : begin;
+        for (let a = 0; a < count; a++) {
+          const e = a + 1 < count ? starts[a + 1]! : begin;
           this.attrSet.add(Buffer.from(names.subarray(starts[a]!, e)).toString('latin1'));
         }
       }
@@ -846,7 +854,7 @@ export class CatalogueParser extends ItemWriter {
       if (this.attrSet.has(key)) this.duplicateAttr();
       this.attrSet.add(key);
     }
-    starts.push(begin);
+    starts[this.attrCount++] = begin;
     let kind = A_NONE;
     const ctx = this.ctxStack[this.depth];
     if (ctx === X_ITEM) {
@@ -886,7 +894,6 @@ export class CatalogueParser extends ItemWriter {
       const b = buf[i]!;
       if (b === 0x22 || b === 0x27) {
         this.quote = b;
-        this.stopAt = -1;
         this.state = S_ATTR_VAL;
         return i + 1;
       }
@@ -898,16 +905,13 @@ export class CatalogueParser extends ItemWriter {
   }
 
   private attrValue(buf: Uint8Array, i: number, n: number): number {
-    let end = this.stopAt;
-    if (end < i) {
-      end = buf.indexOf(this.quote, i);
-      if (end < 0) end = n;
-      this.stopAt = end;
+    const quote = this.quote;
+    if (this.attrKind === A_NONE) i = this.skipAttr(buf, i, n);
+    else {
+      do i = this.captureAttr(buf, i, Math.min(n, i + SLICE));
+      while (this.state === S_ATTR_VAL && i < n && buf[i] !== quote);
     }
-    if (this.attrKind === A_NONE) i = this.skipAttr(buf, i, end);
-    else while (i < end && this.state === S_ATTR_VAL) i = this.captureAttr(buf, i, Math.min(end, i + SLICE));
-    if (this.state !== S_ATTR_VAL || end === n) return i;
-    this.stopAt = -1;
+    if (this.state !== S_ATTR_VAL || i >= n) return i;
     switch (this.attrKind) {
       case A_ID:
         this.idS = this.capStart;
@@ -926,19 +930,24 @@ export class CatalogueParser extends ItemWriter {
     }
     this.hadSpace = false;
     this.state = S_TAG;
-    return end + 1;
+    return i + 1;
   }
 
+  /** An attribute value nobody reads: only checked. Stops at the closing quote. */
   private skipAttr(buf: Uint8Array, i: number, end: number): number {
+    const quote = this.quote;
     for (; i < end; i++) {
-      const k = TEXT_CLASS[buf[i]!]!;
+      const b = buf[i]!;
+      const k = ATTR_CLASS[b]!;
       if (k === K_PLAIN) continue;
       if (k === K_LF) this.line++;
-      else if (k === K_AMP) {
+      else if (k >= K_DQ) {
+        if (b === quote) return i;
+      } else if (k === K_AMP) {
         this.beginRef(S_ATTR_VAL, M_NONE);
         return i + 1;
       } else if (k === K_LT) this.fail(`${NOT_WF}'<' is not allowed in an attribute value`);
-      else if (k === K_BAD) this.badChar(buf[i]!);
+      else if (k === K_BAD) this.badChar(b);
     }
     return i;
   }
@@ -948,16 +957,24 @@ export class CatalogueParser extends ItemWriter {
    * in attribute values into spaces; `url` drops all whitespace; `id` and `type` are trimmed.
    */
   private captureAttr(buf: Uint8Array, i: number, end: number): number {
-    this.ensureScratch(2 * (end - i));
+    this.ensureScratch(2 * (end - i) + 8);
     const url = this.attrKind === A_URL;
+    const quote = this.quote;
     const s = this.scratch;
     const start = this.capStart;
     let len = this.sLen;
     let capEnd = this.capEnd;
     for (; i < end; i++) {
       const b = buf[i]!;
-      const k = TEXT_CLASS[b]!;
+      const k = ATTR_CLASS[b]!;
       if (k === K_PLAIN || k === K_GT) {
+        s[len++] = b;
+        capEnd = len;
+        continue;
+      }
+      if (k >= K_DQ) {
+        if (b === quote) break;
+        if (b === 0x22) s[len++] = 0x5c;
         s[len++] = b;
         capEnd = len;
         continue;
