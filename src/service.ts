@@ -13,7 +13,7 @@ import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client }
 import { redactedConfig } from './config/load.js';
 import { parseCron } from './config/parse.js';
 import type { Config, Schedule } from './config/types.js';
-import { Scanner } from './discovery/scanner.js';
+import { failAbandonedScans, Scanner } from './discovery/scanner.js';
 import { ScanScheduler } from './discovery/schedule.js';
 import { createKeyFilter } from './discovery/types.js';
 import { ConfigError, ObjectGoneError, toTransformerError } from './errors.js';
@@ -216,8 +216,8 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
       started = true;
       await mkdir(cfg.dataDir, { recursive: true });
       ledger = await openLedger(cfg.dataDir);
-      const interrupted = await ledger.failUnfinishedScans();
-      if (interrupted > 0) logger.warn({ interrupted }, 'scans interrupted by the last stop marked failed');
+      const interrupted = await failAbandonedScans(ledger);
+      if (interrupted > 0) logger.warn({ interrupted }, 'scans abandoned by a stopped process marked failed');
 
       if (cfg.embedded) {
         const buckets = [...new Set([cfg.sourceBucket, cfg.targetBucket, cfg.reportBucket])];
@@ -264,7 +264,15 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
         logger,
         process: (row, signal) => processFile(ctx, row, signal),
       });
-      scanner = new Scanner({ s3, ledger, config: cfg, metrics, logger, onRecorded: () => pool?.wake() });
+      scanner = new Scanner({
+        s3,
+        ledger,
+        config: cfg,
+        metrics,
+        logger,
+        owner,
+        onRecorded: () => pool?.wake(),
+      });
       pool.start();
       startupScan = toInfo(await scanner.request('startup'));
       logger.info({ scanId: startupScan.id }, 'catch-up scan started');

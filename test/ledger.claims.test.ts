@@ -46,7 +46,7 @@ describe('ledger', () => {
     ledger = await openLedger(dir);
     await ledger.migrate();
     const db = new Database(join(dir, LEDGER_FILE), { readonly: true });
-    expect(db.prepare('SELECT id FROM migrations').all()).toEqual([{ id: 1 }]);
+    expect(db.prepare('SELECT id FROM migrations').all()).toEqual([{ id: 1 }, { id: 2 }]);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     expect((await ledger.countByState()).pending).toBe(1);
@@ -139,14 +139,15 @@ describe('ledger', () => {
   });
 
   it('keeps scans and settings', async () => {
-    const scan = await ledger.createScan('api', T0);
-    expect(scan).toMatchObject({ status: 'queued', trigger: 'api', listed: 0 });
+    const scan = await ledger.createScan('api', 'host:1:a', T0);
+    expect(scan).toMatchObject({ status: 'queued', trigger: 'api', listed: 0, owner: 'host:1:a' });
     await ledger.startScan(scan.id, T0 + 1);
     await ledger.updateScan(scan.id, { listed: 10, matched: 8, recorded: 3 });
     expect(await ledger.getScan(scan.id)).toMatchObject({ status: 'running', listed: 10, recorded: 3 });
-    const other = await ledger.createScan('schedule', T0 + 2);
-    expect(await ledger.failUnfinishedScans(T0 + 3)).toBe(2);
-    expect((await ledger.getScan(other.id))?.status).toBe('failed');
+    const other = await ledger.createScan('schedule', 'host:2:b', T0 + 2);
+    expect((await ledger.unfinishedScans()).map((s) => s.id)).toEqual([scan.id, other.id]);
+    await ledger.finishScan(other.id, { listed: 0, matched: 0, recorded: 0 }, 'interrupted', T0 + 3);
+    expect(await ledger.getScan(other.id)).toMatchObject({ status: 'failed', error: 'interrupted' });
     await ledger.finishScan(scan.id, { listed: 12, matched: 9, recorded: 4 }, null, T0 + 4);
     expect(await ledger.getScan(scan.id)).toMatchObject({ status: 'done', listed: 12, error: null });
 

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { toTransformerError } from '../errors.js';
 import type { Ledger, ScanRecord, ScanTrigger } from '../ledger/types.js';
 import type { Logger } from '../log.js';
@@ -16,7 +17,9 @@ export class Scanner {
   private readonly controller = new AbortController();
   private stopped = false;
 
-  constructor(private readonly deps: Omit<ScanDeps, 'signal'> & { ledger: Ledger; logger: Logger }) {}
+  constructor(
+    private readonly deps: Omit<ScanDeps, 'signal'> & { ledger: Ledger; logger: Logger; owner: string },
+  ) {}
 
   private serial: Promise<unknown> = Promise.resolve();
 
@@ -30,7 +33,7 @@ export class Scanner {
   private async enqueue(trigger: ScanTrigger): Promise<ScanRecord> {
     if (this.stopped) throw new Error('the service is stopping');
     if (this.queued) return this.queued.record;
-    const record = await this.deps.ledger.createScan(trigger);
+    const record = await this.deps.ledger.createScan(trigger, this.deps.owner);
     if (!this.running) {
       this.running = { id: record.id, done: this.run(record.id) };
       this.finished.set(record.id, this.running.done);
@@ -82,3 +85,37 @@ export class Scanner {
 }
 
 const zero = { listed: 0, matched: 0, recorded: 0 };
+
+/** A scan that has not progressed for this long, run by another host, is taken as abandoned. */
+const STALE_SCAN_MS = 15 * 60_000;
+
+/**
+ * At start-up: scans left queued or running by a process that is gone are marked failed
+ * ("interrupted"), so they do not look as if they were still running. Scans of live processes sharing
+ * the ledger (another instance, `scan --once`) are left alone. Owners are `host:pid:random`.
+ */
+export async function failAbandonedScans(ledger: Ledger, now = Date.now()): Promise<number> {
+  let failed = 0;
+  for (const scan of await ledger.unfinishedScans()) {
+    if (!ownerGone(scan, now)) continue;
+    await ledger.finishScan(scan.id, scan, 'interrupted: the process running this scan stopped');
+    failed += 1;
+  }
+  return failed;
+}
+
+function ownerGone(scan: ScanRecord, now: number): boolean {
+  if (!scan.owner) return true;
+  const parts = scan.owner.split(':');
+  const pid = Number(parts[parts.length - 2]);
+  if (parts.slice(0, -2).join(':') === hostname() && Number.isInteger(pid)) {
+    if (pid === process.pid) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+  return scan.updatedAt === null || now - Date.parse(scan.updatedAt) > STALE_SCAN_MS;
+}

@@ -104,6 +104,9 @@ export interface ScanRecord {
   /** Of those, versions new to the ledger. */
   recorded: number;
   error: string | null;
+  /** The process running it (`host:pid:random`), and when it last progressed. */
+  owner: string | null;
+  updatedAt: string | null;
 }
 
 export interface ScanProgress {
@@ -159,14 +162,14 @@ export interface Ledger {
   /** Earliest moment a row becomes claimable (a backoff timer or a lease expiry), or null. */
   nextDueAt(): Promise<number | null>;
 
-  createScan(trigger: ScanTrigger, now?: number): Promise<ScanRecord>;
+  createScan(trigger: ScanTrigger, owner: string, now?: number): Promise<ScanRecord>;
   startScan(id: number, now?: number): Promise<void>;
-  updateScan(id: number, progress: ScanProgress): Promise<void>;
+  updateScan(id: number, progress: ScanProgress, now?: number): Promise<void>;
   finishScan(id: number, progress: ScanProgress, error: string | null, now?: number): Promise<void>;
   getScan(id: number): Promise<ScanRecord | null>;
   listScans(limit: number): Promise<ScanRecord[]>;
-  /** Scans left queued/running by a process that is gone: marked failed ("interrupted"). */
-  failUnfinishedScans(now?: number): Promise<number>;
+  /** Scans still queued or running (possibly left so by a process that is gone). */
+  unfinishedScans(): Promise<ScanRecord[]>;
 
   getSetting(name: string): Promise<string | null>;
   setSetting(name: string, value: string, now?: number): Promise<void>;

@@ -71,6 +71,16 @@ CREATE TABLE settings (
 );
 `;
 
+/**
+ * Scans record which process runs them and when they last progressed, so a starting instance marks
+ * only scans whose process is gone as interrupted (not a running scan of another instance).
+ */
+const M002_SCAN_OWNER = `
+ALTER TABLE scans ADD COLUMN owner TEXT;
+ALTER TABLE scans ADD COLUMN updated_at INTEGER;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'initial: files, scans, settings', sql: M001_INITIAL },
+  { id: 2, name: 'scans: owner and progress time', sql: M002_SCAN_OWNER },
 ];

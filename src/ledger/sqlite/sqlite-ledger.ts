@@ -58,6 +58,8 @@ interface ScanRow {
   matched: number;
   recorded: number;
   error: string | null;
+  owner: string | null;
+  updated_at: number | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -110,6 +112,8 @@ function toScanRecord(row: ScanRow): ScanRecord {
     matched: row.matched,
     recorded: row.recorded,
     error: row.error,
+    owner: row.owner,
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -251,14 +255,14 @@ export function openSqliteLedger(file: string): Ledger {
       return row?.t ?? null;
     },
 
-    async createScan(trigger, now = Date.now()) {
-      return toScanRecord(stmt(SQL.INSERT_SCAN).get({ trigger, now }) as ScanRow);
+    async createScan(trigger, owner, now = Date.now()) {
+      return toScanRecord(stmt(SQL.INSERT_SCAN).get({ trigger, owner, now }) as ScanRow);
     },
     async startScan(id, now = Date.now()) {
       stmt(SQL.START_SCAN).run({ id, now });
     },
-    async updateScan(id, progress: ScanProgress) {
-      stmt(SQL.UPDATE_SCAN_PROGRESS).run({ id, ...progress });
+    async updateScan(id, progress: ScanProgress, now = Date.now()) {
+      stmt(SQL.UPDATE_SCAN_PROGRESS).run({ id, ...progress, now });
     },
     async finishScan(id, progress, error, now = Date.now()) {
       stmt(SQL.FINISH_SCAN).run({ id, ...progress, error, now, status: error === null ? 'done' : 'failed' });
@@ -270,8 +274,8 @@ export function openSqliteLedger(file: string): Ledger {
     async listScans(limit) {
       return (stmt(SQL.LIST_SCANS).all({ limit }) as ScanRow[]).map(toScanRecord);
     },
-    async failUnfinishedScans(now = Date.now()) {
-      return stmt(SQL.FAIL_UNFINISHED_SCANS).run({ now }).changes;
+    async unfinishedScans() {
+      return (stmt(SQL.SELECT_UNFINISHED_SCANS).all() as ScanRow[]).map(toScanRecord);
     },
 
     async getSetting(name) {

@@ -101,15 +101,16 @@ SELECT MIN(t) AS t FROM (
 )`;
 
 export const INSERT_SCAN = `
-INSERT INTO scans (trigger, status, requested_at) VALUES (@trigger, 'queued', @now) RETURNING *`;
+INSERT INTO scans (trigger, status, requested_at, owner, updated_at)
+VALUES (@trigger, 'queued', @now, @owner, @now) RETURNING *`;
 
-export const START_SCAN = `UPDATE scans SET status = 'running', started_at = @now WHERE id = @id`;
+export const START_SCAN = `UPDATE scans SET status = 'running', started_at = @now, updated_at = @now WHERE id = @id`;
 
 export const UPDATE_SCAN_PROGRESS = `
-UPDATE scans SET listed = @listed, matched = @matched, recorded = @recorded WHERE id = @id`;
+UPDATE scans SET listed = @listed, matched = @matched, recorded = @recorded, updated_at = @now WHERE id = @id`;
 
 export const FINISH_SCAN = `
-UPDATE scans SET status = @status, finished_at = @now, listed = @listed, matched = @matched,
+UPDATE scans SET status = @status, finished_at = @now, updated_at = @now, listed = @listed, matched = @matched,
                  recorded = @recorded, error = @error
 WHERE id = @id`;
 
@@ -117,9 +118,7 @@ export const SELECT_SCAN = `SELECT * FROM scans WHERE id = @id`;
 
 export const LIST_SCANS = `SELECT * FROM scans ORDER BY id DESC LIMIT @limit`;
 
-export const FAIL_UNFINISHED_SCANS = `
-UPDATE scans SET status = 'failed', finished_at = @now, error = 'interrupted: the service stopped during the scan'
-WHERE status IN ('queued', 'running')`;
+export const SELECT_UNFINISHED_SCANS = `SELECT * FROM scans WHERE status IN ('queued', 'running') ORDER BY id`;
 
 export const SELECT_SETTING = `SELECT value FROM settings WHERE name = @name`;
 
