@@ -1,0 +1,57 @@
+/**
+ * A schedule changed through the API is persisted by the service: it survives a restart (same data
+ * directory), and wins over the environment's default.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startTestApi, type TestApi } from './support/api-server.js';
+import { startS3rver, type TestS3 } from './support/s3rver.js';
+
+const TOKEN = 'schedule-test-token';
+
+let s3: TestS3;
+let api: TestApi;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  api = await startTestApi({ endpoint: s3.endpoint, apiToken: TOKEN });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await s3?.close();
+});
+
+interface Schedule {
+  intervalHours: number | null;
+  cron: string | null;
+  nextRunAt: string | null;
+}
+
+async function schedule(): Promise<Schedule> {
+  return (await (await api.call('GET', '/api/schedule')).json()) as Schedule;
+}
+
+test('a cron schedule set through the API survives a restart', async () => {
+  expect(await schedule()).toMatchObject({ intervalHours: 3, cron: null });
+
+  const res = await api.call('PUT', '/api/schedule', { auth: true, body: { cron: '15 */2 * * *' } });
+  expect(res.status).toBe(200);
+  const set = (await res.json()) as Schedule;
+  expect(set).toMatchObject({ cron: '15 */2 * * *', intervalHours: null });
+  // The next run is the next hh:15 with an even hour (UTC or local, minutes are 15 either way).
+  expect(new Date(set.nextRunAt!).getUTCMinutes()).toBe(15);
+
+  await api.restart();
+  expect(await schedule()).toMatchObject({ cron: '15 */2 * * *', intervalHours: null });
+});
+
+test('an interval set after that also survives a restart', async () => {
+  const res = await api.call('PUT', '/api/schedule', { auth: true, body: { intervalHours: 0.5 } });
+  expect(res.status).toBe(200);
+  await api.restart();
+  const after = await schedule();
+  expect(after).toMatchObject({ intervalHours: 0.5, cron: null });
+  const inMs = Date.parse(after.nextRunAt!) - Date.now();
+  expect(inMs).toBeGreaterThan(0);
+  expect(inMs).toBeLessThanOrEqual(30 * 60_000);
+});
