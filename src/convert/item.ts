@@ -161,8 +161,11 @@ export class ItemWriter {
     const max = this.rules.maxImageType;
     if (this.typeS < 0) return this.reject('images.type', 'image has no type attribute');
     let type = 0;
-    let ok = this.typeE > this.typeS && this.typeE - this.typeS <= 10;
-    for (let k = this.typeS; ok && k < this.typeE; k++) {
+    // Leading zeros are harmless ("007" is 7); at most 10 significant digits keep the number exact.
+    let first = this.typeS;
+    while (first < this.typeE - 1 && this.scratch[first] === 0x30) first++;
+    let ok = this.typeE > this.typeS && this.typeE - first <= 10;
+    for (let k = first; ok && k < this.typeE; k++) {
       const d = this.scratch[k]! - 0x30;
       if (d < 0 || d > 9) ok = false;
       else type = type * 10 + d;

@@ -134,6 +134,10 @@ const CDATA_OPEN = ascii('CDATA[');
 
 const NOT_WF = 'not well-formed XML: ';
 
+/** XML 1.0 production XMLDecl, after '<?xml' and before '?>'; groups 1/2: the encoding name. */
+const XML_DECL =
+  /^[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*$/;
+
 function isXmlChar(cp: number): boolean {
   return (
     cp === 0x9 ||
@@ -354,6 +358,11 @@ export class CatalogueParser extends ItemWriter {
     return i > 0 ? buf[i - 1]! : this.prev1;
   }
 
+  /** Called at every CR and LF: XML treats CR LF, lone CR and lone LF each as one line break. */
+  private lineBreak(buf: Uint8Array, i: number): void {
+    if (buf[i] === 0x0d || this.prevByte(buf, i) !== 0x0d) this.line++;
+  }
+
   /** `]]>` may not appear in text (only as the end of a CDATA section). Called at a '>' in text. */
   private checkCdataEnd(buf: Uint8Array, i: number): void {
     const b1 = i >= 1 ? buf[i - 1] : this.prev1;
@@ -388,11 +397,10 @@ export class CatalogueParser extends ItemWriter {
         if (outside) this.fail(`${NOT_WF}text outside the root element`);
         continue;
       }
-      if (k === K_LF) {
-        this.line++;
+      if (k <= K_LF) {
+        if (k >= K_CR) this.lineBreak(buf, i);
         continue;
       }
-      if (k <= K_CR) continue;
       if (k === K_LT) return i;
       if (outside) this.fail(`${NOT_WF}text outside the root element`);
       if (k === K_AMP) {
@@ -432,10 +440,8 @@ export class CatalogueParser extends ItemWriter {
           break;
         case K_LF:
         case K_CR:
-          if (k === K_LF) {
-            this.line++;
-            if (this.prevByte(buf, i) === 0x0d) break; // CR LF is one line break
-          }
+          this.lineBreak(buf, i);
+          if (k === K_LF && this.prevByte(buf, i) === 0x0d) break; // CR LF is one line break
           if (len !== start) {
             s[len++] = 0x5c;
             s[len++] = 0x6e;
@@ -641,7 +647,7 @@ export class CatalogueParser extends ItemWriter {
     else {
       const k = TEXT_CLASS[b]!;
       if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}invalid character in element name`);
-      if (k === K_LF) this.line++;
+      if (k >= K_CR) this.lineBreak(buf, j);
       this.hadSpace = true;
       this.state = S_TAG;
     }
@@ -777,7 +783,7 @@ export class CatalogueParser extends ItemWriter {
       const b = buf[i]!;
       const k = TEXT_CLASS[b]!;
       if (k >= K_SPACE && k <= K_LF) {
-        if (k === K_LF) this.line++;
+        if (k >= K_CR) this.lineBreak(buf, i);
         this.hadSpace = true;
         continue;
       }
@@ -819,7 +825,7 @@ export class CatalogueParser extends ItemWriter {
     else {
       const k = TEXT_CLASS[b]!;
       if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}invalid character in attribute name`);
-      if (k === K_LF) this.line++;
+      if (k >= K_CR) this.lineBreak(buf, j);
       this.state = S_ATTR_EQ;
     }
     return j + 1;
@@ -884,7 +890,7 @@ export class CatalogueParser extends ItemWriter {
       }
       const k = TEXT_CLASS[b]!;
       if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}attribute without '=' and a value`);
-      if (k === K_LF) this.line++;
+      if (k >= K_CR) this.lineBreak(buf, i);
     }
     return n;
   }
@@ -899,7 +905,7 @@ export class CatalogueParser extends ItemWriter {
       }
       const k = TEXT_CLASS[b]!;
       if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}attribute value must be in quotes`);
-      if (k === K_LF) this.line++;
+      if (k >= K_CR) this.lineBreak(buf, i);
     }
     return n;
   }
@@ -940,7 +946,7 @@ export class CatalogueParser extends ItemWriter {
       const b = buf[i]!;
       const k = ATTR_CLASS[b]!;
       if (k === K_PLAIN) continue;
-      if (k === K_LF) this.line++;
+      if (k === K_LF || k === K_CR) this.lineBreak(buf, i);
       else if (k >= K_DQ) {
         if (b === quote) return i;
       } else if (k === K_AMP) {
@@ -980,9 +986,9 @@ export class CatalogueParser extends ItemWriter {
         continue;
       }
       if (k <= K_LF) {
-        if (k === K_LF) {
-          this.line++;
-          if (this.prevByte(buf, i) === 0x0d) continue;
+        if (k >= K_CR) {
+          this.lineBreak(buf, i);
+          if (k === K_LF && this.prevByte(buf, i) === 0x0d) continue;
         }
         if (!url && len !== start) s[len++] = 0x20;
         continue;
@@ -1025,7 +1031,7 @@ export class CatalogueParser extends ItemWriter {
         }
         const k = TEXT_CLASS[b]!;
         if (k >= K_SPACE && k <= K_LF) {
-          if (k === K_LF) this.line++;
+          if (k >= K_CR) this.lineBreak(buf, i);
           this.state = S_END_WS;
           return i + 1;
         }
@@ -1053,7 +1059,7 @@ export class CatalogueParser extends ItemWriter {
       }
       const k = TEXT_CLASS[b]!;
       if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}unexpected character in an end tag`);
-      if (k === K_LF) this.line++;
+      if (k >= K_CR) this.lineBreak(buf, i);
     }
     return n;
   }
@@ -1087,7 +1093,7 @@ export class CatalogueParser extends ItemWriter {
       }
       this.state = S_COMMENT;
       const k = TEXT_CLASS[b]!;
-      if (k === K_LF) this.line++;
+      if (k === K_LF || k === K_CR) this.lineBreak(buf, i);
       else if (k === K_BAD) this.badChar(b);
     }
     return n;
@@ -1142,7 +1148,7 @@ export class CatalogueParser extends ItemWriter {
   private skipCdata(buf: Uint8Array, i: number, end: number): number {
     for (; i < end; i++) {
       const k = TEXT_CLASS[buf[i]!]!;
-      if (k === K_LF) this.line++;
+      if (k === K_LF || k === K_CR) this.lineBreak(buf, i);
       else if (k === K_BAD) this.badChar(buf[i]!);
     }
     return i;
@@ -1171,9 +1177,9 @@ export class CatalogueParser extends ItemWriter {
         capEnd = len;
       } else {
         // whitespace: dropped at the start, kept (escaped) inside, trimmed at the end via capEnd
-        if (k === K_LF) {
-          this.line++;
-          if (this.prevByte(buf, i) === 0x0d) continue;
+        if (k >= K_CR) {
+          this.lineBreak(buf, i);
+          if (k === K_LF && this.prevByte(buf, i) === 0x0d) continue;
         }
         if (len === start) continue;
         if (k === K_SPACE) s[len++] = 0x20;
@@ -1218,7 +1224,7 @@ export class CatalogueParser extends ItemWriter {
         this.state = S_PI_Q;
         continue;
       }
-      if (k === K_LF) this.line++;
+      if (k === K_LF || k === K_CR) this.lineBreak(buf, i);
       else if (k === K_BAD) this.badChar(b);
       if (this.piXml && this.piText.length < 1024) this.piText += String.fromCharCode(b);
     }
@@ -1237,9 +1243,11 @@ export class CatalogueParser extends ItemWriter {
   }
 
   private checkXmlDeclaration(): void {
-    const m = /encoding\s*=\s*["']([^"']*)["']/.exec(this.piText);
-    if (m && !/^(utf-?8|us-ascii|ascii)$/i.test(m[1]!)) {
-      this.fail(`unsupported encoding "${m[1]}": only UTF-8 is accepted`);
+    const m = XML_DECL.exec(this.piText);
+    if (!m || this.piText.length >= 1024) this.fail(`${NOT_WF}malformed XML declaration`);
+    const encoding = m[1] ?? m[2];
+    if (encoding !== undefined && !/^(utf-?8|us-ascii|ascii)$/i.test(encoding)) {
+      this.fail(`unsupported encoding "${encoding}": only UTF-8 is accepted`);
     }
   }
 }
