@@ -1,0 +1,205 @@
+/**
+ * The service between a fault-injecting proxy and a real s3rver: throttling (503 SlowDown),
+ * connections reset in the middle of a body, slow bodies and final errors. Files still end with
+ * exactly the bytes a direct conversion gives; transient failures are retried (and counted in the
+ * metrics), final ones are not.
+ */
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { convertChunks } from '../src/convert/index.js';
+import { createS3Client } from '../src/storage/s3-client.js';
+import { smallCatalogue } from './support/api-server.js';
+import { FaultProxy } from './support/fault-proxy.js';
+import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
+import { putObject, startTestService, type TestService, waitForFile } from './support/service.js';
+
+const SOURCE = 'xml-bucket';
+const TARGET = 'json-bucket';
+const MAX_ATTEMPTS = 3;
+
+let s3: TestS3;
+let proxy: FaultProxy;
+let ts: TestService;
+/** Talks to s3rver directly, around the proxy: the test's own uploads and reads never fault. */
+let direct: S3Client;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  proxy = await FaultProxy.start(s3.endpoint);
+  direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+  ts = await startTestService({ endpoint: proxy.url, env: { MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
+});
+
+afterAll(async () => {
+  await ts?.close();
+  direct?.destroy();
+  await proxy?.close();
+  await s3?.close();
+});
+
+async function retries(): Promise<number> {
+  return (await ts.service.metrics.retriesTotal.get()).values[0]?.value ?? 0;
+}
+
+/** Escapes a key for a RegExp matching its path-style URL (`/<bucket>/<key>`, query ignored). */
+function pathOf(bucket: string, key: string): RegExp {
+  const escaped = `/${bucket}/${key}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped}(\\?|$)`);
+}
+
+/** Uploads `xml` under `key`, lets the service find it (scan), waits for a final state. */
+async function convertThroughService(key: string, xml: string) {
+  await putObject(direct, SOURCE, key, xml);
+  await ts.service.requestScan('api');
+  return waitForFile(ts.service, key, ['done', 'failed', 'gone', 'skipped'], 60_000);
+}
+
+async function output(key: string): Promise<string> {
+  const res = await direct.send(new GetObjectCommand({ Bucket: TARGET, Key: `${key}.json` }));
+  return res.Body!.transformToString();
+}
+
+async function expectedJson(xml: string): Promise<string> {
+  const { json } = await convertChunks([Buffer.from(xml)]);
+  expect(json).not.toBeNull();
+  return json!;
+}
+
+/** A catalogue big enough to be cut mid-body (~400 KB). */
+const bigXml = smallCatalogue(10_000, 1200);
+
+describe('transient faults are retried and the output is still exact', () => {
+  test('throttled downloads (503 SlowDown beyond the SDK retries)', async () => {
+    const key = 'faults/throttled-get.xml';
+    const before = await retries();
+    // The SDK tries 3 times per request: 4 SlowDowns fail the first attempt, the second one succeeds.
+    const rule = proxy.inject({
+      method: 'GET',
+      path: pathOf(SOURCE, key),
+      times: 4,
+      fault: { kind: 'slowDown' },
+    });
+    const xml = smallCatalogue(1, 5);
+    const row = await convertThroughService(key, xml);
+    expect(rule.hits).toBe(4);
+    expect(row).toMatchObject({ state: 'done', attempts: 2, itemsWritten: 5 });
+    expect(await retries()).toBe(before + 1);
+    expect(await output(key)).toBe(await expectedJson(xml));
+  });
+
+  test('downloads reset in the middle of the body', async () => {
+    const key = 'faults/reset-get.xml';
+    const before = await retries();
+    const rule = proxy.inject({
+      method: 'GET',
+      path: pathOf(SOURCE, key),
+      times: 2,
+      fault: { kind: 'resetMidBody', afterBytes: 100_000 },
+    });
+    const row = await convertThroughService(key, bigXml);
+    expect(rule.hits).toBe(2);
+    expect(row).toMatchObject({ state: 'done', attempts: 3, itemsWritten: 1200 });
+    expect(await retries()).toBe(before + 2);
+    expect(await output(key)).toBe(await expectedJson(bigXml));
+  });
+
+  test('throttled uploads of the output', async () => {
+    const key = 'faults/throttled-put.xml';
+    const before = await retries();
+    const rule = proxy.inject({
+      method: 'PUT',
+      path: pathOf(TARGET, `${key}.json`),
+      times: 4,
+      fault: { kind: 'slowDown' },
+    });
+    const xml = smallCatalogue(500, 7);
+    const row = await convertThroughService(key, xml);
+    expect(rule.hits).toBe(4);
+    expect(row).toMatchObject({ state: 'done', attempts: 2, itemsWritten: 7 });
+    expect(await retries()).toBe(before + 1);
+    expect(await output(key)).toBe(await expectedJson(xml));
+  });
+
+  test('slow bodies are waited for, not cut', async () => {
+    const key = 'faults/slow-get.xml';
+    const before = await retries();
+    const rule = proxy.inject({
+      method: 'GET',
+      path: pathOf(SOURCE, key),
+      times: 1,
+      fault: { kind: 'slowBody', bytesPerSecond: 400_000, chunkBytes: 8192 },
+    });
+    const row = await convertThroughService(key, bigXml);
+    expect(rule.hits).toBe(1);
+    expect(row).toMatchObject({ state: 'done', attempts: 1 });
+    expect(await retries()).toBe(before);
+    expect(await output(key)).toBe(await expectedJson(bigXml));
+  });
+
+  test('server errors on every attempt end as failed after MAX_ATTEMPTS, nothing written', async () => {
+    const key = 'faults/always-500.xml';
+    const before = await retries();
+    proxy.inject({
+      method: 'GET',
+      path: pathOf(SOURCE, key),
+      fault: { kind: 'status', status: 500, code: 'InternalError' },
+    });
+    const row = await convertThroughService(key, smallCatalogue(700, 2));
+    expect(row.state).toBe('failed');
+    expect(row.attempts).toBe(MAX_ATTEMPTS);
+    expect(row.error).toMatch(/gave up after 3 attempts/);
+    // Every service attempt made the SDK's 3 tries.
+    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(MAX_ATTEMPTS * 3);
+    expect(await retries()).toBe(before + MAX_ATTEMPTS - 1);
+    await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+});
+
+describe('final errors are not retried', () => {
+  test('access denied on the source ends as failed after one request', async () => {
+    const key = 'faults/denied.xml';
+    const before = await retries();
+    proxy.inject({
+      method: 'GET',
+      path: pathOf(SOURCE, key),
+      fault: { kind: 'status', status: 403, code: 'AccessDenied' },
+    });
+    const row = await convertThroughService(key, smallCatalogue(800, 2));
+    expect(row).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(row.error).toMatch(/AccessDenied|denied/i);
+    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(1);
+    expect(await retries()).toBe(before);
+    await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  test('a malformed file ends as failed after one download', async () => {
+    const key = 'faults/malformed.xml';
+    const before = await retries();
+    const row = await convertThroughService(key, '<nsx:items><nsx:item id="1"><nsx:category>x</nsx:items>');
+    expect(row).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(1);
+    expect(await retries()).toBe(before);
+    await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  test('an object deleted before it is read ends as gone', async () => {
+    const key = 'faults/vanished.xml';
+    // The listing still shows it, but every read says it is not there (as after a delete).
+    proxy.inject({
+      method: 'GET',
+      path: pathOf(SOURCE, key),
+      fault: { kind: 'status', status: 404, code: 'NoSuchKey' },
+    });
+    const row = await convertThroughService(key, smallCatalogue(900, 1));
+    expect(row).toMatchObject({ state: 'gone', attempts: 1 });
+    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(1);
+  });
+});
+
+test('the fault metrics add up: outcomes and retries are in the registry', async () => {
+  const text = await ts.service.metrics.registry.metrics();
+  expect(text).toMatch(/^file_transformer_files_total\{outcome="done"\} 4$/m);
+  expect(text).toMatch(/^file_transformer_files_total\{outcome="failed"\} 3$/m);
+  expect(text).toMatch(/^file_transformer_files_total\{outcome="gone"\} 1$/m);
+  expect(text).toMatch(/^file_transformer_retries_total 6$/m);
+});
