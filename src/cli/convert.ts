@@ -1,4 +1,251 @@
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('not implemented yet\n');
-  return 2;
+/**
+ * `file-transformer convert`: one catalogue file (or stdin) through the same converter the service
+ * uses. Output appears only when the whole file converted: it is written to a temp file first and
+ * renamed (or copied to stdout) at the end, so a failed run never leaves half a JSON document behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { PassThrough, type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { type ConversionReport, createConverter } from '../convert/index.js';
+import { ConversionError } from '../errors.js';
+
+const HELP = `Usage: file-transformer convert <input|-> [options]
+
+Converts one partner XML product catalogue into the shop's JSON product format
+(an array of products; the rules are in docs/format.md). The input may be
+gzip-compressed (detected automatically). Use - to read from stdin.
+
+Items with invalid data (no id, a bad image type, a malformed price, ...) are
+left out and listed in the report; the rest of the file still converts. A file
+that is not well-formed XML, has another root element than <items>, declares a
+DOCTYPE, or is larger than --max-bytes fails as a whole and produces no output.
+
+Options:
+  -o, --output FILE        write the JSON here (default: stdout). Written to a
+                           temp file next to FILE and renamed when complete, so
+                           a failed run leaves no FILE behind.
+  -r, --report FILE        write the report (counts, every rejected item and
+                           warning with its line, or the error) as JSON here
+      --strict             fail the whole file at the first rejected item
+      --max-image-type N   highest accepted image type (default 100)
+      --max-bytes N        largest accepted input after decompression, in bytes;
+                           K, M and G suffixes are allowed (default 2G)
+  -h, --help               show this help
+
+Example:
+  file-transformer convert catalogue.xml.gz -o catalogue.json -r report.json
+
+Exit codes:
+  0  converted (also when some items were rejected: see the summary and report)
+  1  the file failed as a whole, or could not be read or written (no output)
+  2  usage error (unknown option, missing input, bad number)
+`;
+
+/** Above this input size (on a terminal) a progress line shows how far the conversion is. */
+const PROGRESS_MIN_BYTES = 50 * 1024 * 1024;
+
+class UsageError extends Error {}
+
+interface Args {
+  input: string;
+  output: string | undefined;
+  report: string | undefined;
+  strict: boolean;
+  maxImageType: number | undefined;
+  maxBytes: number | undefined;
+}
+
+function parseCount(flag: string, text: string | undefined, suffixes: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const m = (suffixes ? /^(\d+)([kmg]?)$/i : /^(\d+)()$/).exec(text.trim());
+  if (!m) throw new UsageError(`${flag} needs a whole number, got "${text}"`);
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  const value = Number(m[1]) * scale;
+  if (!Number.isSafeInteger(value)) throw new UsageError(`${flag} is too large: "${text}"`);
+  return value;
+}
+
+/** Returns null when --help was asked for. */
+function parse(argv: string[]): Args | null {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return null;
+  if (positionals.length === 0) throw new UsageError('missing the input file (or - for stdin)');
+  if (positionals.length > 1) throw new UsageError(`expected one input, got ${positionals.length}`);
+  const maxImageType = parseCount('--max-image-type', values['max-image-type'], false);
+  if (maxImageType !== undefined && (maxImageType < 1 || maxImageType > 100_000)) {
+    throw new UsageError('--max-image-type must be from 1 to 100000');
+  }
+  return {
+    input: positionals[0]!,
+    output: values.output,
+    report: values.report,
+    strict: values.strict ?? false,
+    maxImageType,
+    maxBytes: parseCount('--max-bytes', values['max-bytes'], true),
+  };
+}
+
+const OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  report: { type: 'string', short: 'r' },
+  strict: { type: 'boolean' },
+  'max-image-type': { type: 'string' },
+  'max-bytes': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Counts bytes as they pass and redraws one progress line on stderr (a TTY) twice a second. */
+function progressMeter(total: number): { meter: Transform; stop: () => void } {
+  let seen = 0;
+  const started = Date.now();
+  const draw = (): void => {
+    const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+    const pct = Math.min(100, (seen / total) * 100).toFixed(0);
+    const rate = (seen / 1e6 / seconds).toFixed(1);
+    process.stderr.write(`\rconverting: ${pct.padStart(3)}%  ${rate} MB/s `);
+  };
+  const timer = setInterval(draw, 500);
+  timer.unref();
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return {
+    meter,
+    stop: () => {
+      clearInterval(timer);
+      process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+function summary(report: ConversionReport, reportPath: string | undefined): string {
+  const parts = [`converted ${report.itemsWritten} item${report.itemsWritten === 1 ? '' : 's'}`];
+  parts.push(`${report.itemsRejected} rejected`);
+  if (report.warningsTotal > 0)
+    parts.push(`${report.warningsTotal} warning${report.warningsTotal === 1 ? '' : 's'}`);
+  let line = parts.join(', ');
+  if (reportPath) line += ` (report: ${reportPath})`;
+  const lines = [line];
+  if (!reportPath) {
+    // Without a report file, show the first rejections so the user sees what went wrong.
+    for (const r of report.rejections.slice(0, 5)) {
+      lines.push(`  rejected: line ${r.line}${r.id === null ? '' : ` (id ${r.id})`}: ${r.reason}`);
+    }
+    if (report.itemsRejected > 5)
+      lines.push(`  ... and ${report.itemsRejected - 5} more (use --report FILE)`);
+  }
+  return lines.join('\n');
+}
+
+function tempPathNear(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let args: Args | null;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(
+      `file-transformer convert: ${err.message}\nRun 'file-transformer convert --help' for usage.\n`,
+    );
+    return 2;
+  }
+  if (args === null) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+
+  const fromStdin = args.input === '-';
+  let inputSize = 0;
+  if (!fromStdin) {
+    try {
+      inputSize = (await stat(args.input)).size;
+    } catch (err) {
+      process.stderr.write(
+        `file-transformer convert: cannot read ${args.input}: ${(err as Error).message}\n`,
+      );
+      return 1;
+    }
+  }
+  const source = fromStdin ? '-' : args.input;
+  const { stream: converter, report } = createConverter({
+    source,
+    strict: args.strict,
+    maxImageType: args.maxImageType,
+    maxBytes: args.maxBytes,
+    gzip: 'auto',
+  });
+  // Output goes to a temp file first: next to --output (so the rename is atomic), or in the temp dir
+  // for stdout (copied out only after success).
+  const temp = args.output
+    ? tempPathNear(resolve(args.output))
+    : join(tmpdir(), `file-transformer-${process.pid}-${randomBytes(4).toString('hex')}.json.tmp`);
+  const input: Readable = fromStdin
+    ? process.stdin
+    : createReadStream(args.input, { highWaterMark: 1024 * 1024 });
+  const progress =
+    !fromStdin && process.stderr.isTTY && inputSize > PROGRESS_MIN_BYTES ? progressMeter(inputSize) : null;
+
+  let ioError: Error | null = null;
+  try {
+    await pipeline(
+      input,
+      progress ? progress.meter : new PassThrough(),
+      converter,
+      createWriteStream(temp, { highWaterMark: 1024 * 1024 }),
+    );
+  } catch (err) {
+    ioError = err as Error;
+  } finally {
+    progress?.stop();
+  }
+  const result = await report;
+  if (args.report) {
+    try {
+      await writeFile(args.report, `${JSON.stringify(result, null, 2)}\n`);
+    } catch (err) {
+      process.stderr.write(`file-transformer convert: cannot write the report: ${(err as Error).message}\n`);
+      await rm(temp, { force: true });
+      return 1;
+    }
+  }
+  if (result.error || ioError) {
+    await rm(temp, { force: true });
+    // A read or write failure also aborts the converter; its own message says more than "aborted".
+    const reason =
+      ioError && !(ioError instanceof ConversionError)
+        ? ioError.message
+        : `${result.error?.message}${result.error?.line ? ` (line ${result.error.line})` : ''}`;
+    process.stderr.write(`file-transformer convert: ${source} failed: ${reason}\n`);
+    return 1;
+  }
+  try {
+    if (args.output) await rename(temp, args.output);
+    else {
+      await pipeline(createReadStream(temp), process.stdout, { end: false });
+      await rm(temp, { force: true });
+    }
+  } catch (err) {
+    await rm(temp, { force: true });
+    process.stderr.write(`file-transformer convert: cannot write the output: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stderr.write(`${summary(result, args.report)}\n`);
+  return 0;
 }
