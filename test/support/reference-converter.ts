@@ -5,10 +5,16 @@
  *
  * Choices where FORMAT.md is silent (the converter under test must agree, see test/convert.differential):
  * - elements match by local name (after the last ':'), attributes by their exact name (`id`, `type`, `url`);
+ * - `id` and `type` are trimmed of XML whitespace (after XML's attribute-value normalisation);
  * - `item` counts only as a child of the root; `category`/`description`/`images`/`prices` only as children
  *   of an item; `image` only in `images`; `price` only in `prices`; `currency`/`value` only in `price`;
- * - a text field is the concatenated text and CDATA of its element, trimmed of XML whitespace;
- * - a repeated text field keeps the last one; repeated `images`/`prices` elements add up.
+ * - a text field is the concatenated text and CDATA directly in its element (not in child elements),
+ *   trimmed of XML whitespace;
+ * - a repeated `category`, `description`, `currency` or `value` rejects the item (never guess which one
+ *   is meant); repeated `images`/`prices` elements add up;
+ * - an image whose `url` is empty once whitespace is removed counts as having no url;
+ * - the `prices` warning is given when the item has no price at all (no or an empty `prices` element);
+ * - an item with several defects is rejected for its missing id first, otherwise for one of the others.
  */
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -31,8 +37,10 @@ interface ItemState {
   id: string | null;
   category: string | null;
   description: string | null;
+  categories: number;
+  descriptions: number;
   images: { type: string | null; url: string | null }[] | null;
-  prices: { currency: string | null; value: string | null }[] | null;
+  prices: { currency: string | null; value: string | null; currencies: number; values: number }[] | null;
 }
 
 type TextField = 'category' | 'description' | 'currency' | 'value';
@@ -48,9 +56,11 @@ function localName(name: string): string {
 
 function validate(item: ItemState, maxImageType: number): Rejection | null {
   if (item.id === null || item.id.replace(TRIM, '') === '') return { field: 'id', reason: 'item has no id' };
+  if (item.categories > 1) return { field: 'category', reason: 'more than one category' };
+  if (item.descriptions > 1) return { field: 'description', reason: 'more than one description' };
   const seen = new Set<number>();
   for (const img of item.images ?? []) {
-    const t = img.type;
+    const t = img.type === null ? null : img.type.replace(TRIM, '');
     if (t === null || !WHOLE_NUMBER.test(t) || Number(t) < 1 || Number(t) > maxImageType) {
       return {
         field: 'images.type',
@@ -59,9 +69,12 @@ function validate(item: ItemState, maxImageType: number): Rejection | null {
     }
     if (seen.has(Number(t))) return { field: 'images.type', reason: `two images of type ${Number(t)}` };
     seen.add(Number(t));
-    if (img.url === null) return { field: 'images.url', reason: `image of type ${Number(t)} has no url` };
+    if (img.url === null || img.url.replace(XML_WS, '') === '')
+      return { field: 'images.url', reason: `image of type ${Number(t)} has no url` };
   }
   for (const price of item.prices ?? []) {
+    if (price.currencies > 1) return { field: 'prices.currency', reason: 'more than one currency' };
+    if (price.values > 1) return { field: 'prices.value', reason: 'more than one value' };
     if (price.currency === null || !CURRENCY.test(price.currency)) {
       return {
         field: 'prices.currency',
@@ -136,6 +149,12 @@ export class ReferenceConverter {
     this.parser = new SaxesParser(saxesOptions);
     const p = this.parser;
     p.on('error', (err) => this.fail(err.message.replace(/^\d+:\d+: /, ''), p.line));
+    // The input is read as UTF-8 (FORMAT.md); a file that says otherwise would be misread, so it fails.
+    p.on('xmldecl', (decl) => {
+      if (decl.encoding !== undefined && !/^(utf-?8|us-ascii|ascii)$/i.test(decl.encoding)) {
+        this.fail(`unsupported encoding "${decl.encoding}": only UTF-8 is accepted`, p.line);
+      }
+    });
     p.on('doctype', () =>
       this.fail('a DOCTYPE is not allowed (no entities, no external references)', p.line),
     );
@@ -206,6 +225,8 @@ export class ReferenceConverter {
         id: id ?? null,
         category: null,
         description: null,
+        categories: 0,
+        descriptions: 0,
         images: null,
         prices: null,
       };
@@ -215,6 +236,8 @@ export class ReferenceConverter {
     if (item === null || this.capture !== null) return;
     const s = this.stack;
     if (depth === 3 && (local === 'category' || local === 'description')) {
+      if (local === 'category') item.categories++;
+      else item.descriptions++;
       this.capture = { field: local, depth, text: '' };
     } else if (depth === 3 && local === 'images') {
       item.images ??= [];
@@ -223,19 +246,24 @@ export class ReferenceConverter {
     } else if (depth === 4 && s[2] === 'images' && local === 'image') {
       item.images!.push({ type: tag.attributes.type ?? null, url: tag.attributes.url ?? null });
     } else if (depth === 4 && s[2] === 'prices' && local === 'price') {
-      item.prices!.push({ currency: null, value: null });
+      item.prices!.push({ currency: null, value: null, currencies: 0, values: 0 });
     } else if (
       depth === 5 &&
       s[2] === 'prices' &&
       s[3] === 'price' &&
       (local === 'currency' || local === 'value')
     ) {
+      const price = item.prices![item.prices!.length - 1]!;
+      if (local === 'currency') price.currencies++;
+      else price.values++;
       this.capture = { field: local, depth, text: '' };
     }
   }
 
   private text(text: string): void {
-    if (this.capture !== null && !this.failed) this.capture.text += text;
+    // Only the element's own text: text inside a child element (unknown there, so ignored) is not part of it.
+    if (this.capture !== null && this.capture.depth === this.stack.length && !this.failed)
+      this.capture.text += text;
   }
 
   private close(): void {
@@ -276,7 +304,7 @@ export class ReferenceConverter {
     };
     if (item.category === null) warn('category');
     if (item.description === null) warn('description');
-    if (item.prices === null) warn('prices');
+    if ((item.prices ?? []).length === 0) warn('prices');
     this.sink((this.wroteAny ? ',' : '[') + productJson(item));
     this.wroteAny = true;
     this.report.itemsWritten++;
