@@ -155,7 +155,7 @@ export interface Ledger {
   requeue(id: number, now?: number): Promise<FileRecord | null>;
 
   getFile(id: number): Promise<FileRecord | null>;
-  /** All versions of a key, newest first (by last-modified, then discovery). */
+  /** All versions of a key, newest first (by last-modified, else event time, else discovery time). */
   getFileVersions(bucket: string, key: string): Promise<FileRecord[]>;
   listFiles(bucket: string | null, query: ListFilesQuery): Promise<FilePage>;
   countByState(): Promise<Record<FileState, number>>;

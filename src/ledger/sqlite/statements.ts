@@ -76,7 +76,7 @@ export const SELECT_FILE = `SELECT * FROM files WHERE id = @id`;
 
 export const SELECT_VERSIONS_OF_KEY = `
 SELECT * FROM files WHERE bucket = @bucket AND key = @key
-ORDER BY COALESCE(last_modified, discovered_at) DESC, id DESC`;
+ORDER BY COALESCE(last_modified, event_time, discovered_at) DESC, id DESC`;
 
 /**
  * A page of the ledger, newest first. Optional filters are written as `@x IS NULL OR ...` so one

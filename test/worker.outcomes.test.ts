@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startS3rver, type TestS3 } from './support/s3rver.js';
+import {
+  getObjectWithMetadata,
+  putObject,
+  startTestService,
+  type TestService,
+  waitForFile,
+} from './support/service.js';
+
+const item = (id: string) =>
+  `<items><item id="${id}"><category>c</category><description>d</description></item></items>`;
+
+describe('worker outcomes', () => {
+  let s3: TestS3;
+  let t: TestService;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    t = await startTestService({ endpoint: s3.endpoint });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await s3?.close();
+  });
+
+  it('ends as gone, without retrying, when the object was deleted before it was read', async () => {
+    const etag = await putObject(t.s3, 'xml-bucket', 'deleted.xml', item('1'));
+    await t.s3.send(new DeleteObjectCommand({ Bucket: 'xml-bucket', Key: 'deleted.xml' }));
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'deleted.xml', etag }], 'event');
+    const row = await waitForFile(t.service, 'deleted.xml');
+    expect(row).toMatchObject({ state: 'gone', attempts: 1, outputKey: null });
+  });
+
+  it('skips a version replaced by a newer upload, and converts the newer one', async () => {
+    const oldEtag = await putObject(t.s3, 'xml-bucket', 'replaced.xml', item('old'));
+    const newEtag = await putObject(t.s3, 'xml-bucket', 'replaced.xml', item('new'));
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'replaced.xml', etag: oldEtag }], 'event');
+    await t.service.drain();
+    const [old] = await t.service.getFileVersions('replaced.xml');
+    expect(old).toMatchObject({ etag: oldEtag, state: 'skipped' });
+    expect(old!.error).toMatch(/superseded/);
+
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'replaced.xml', etag: newEtag }], 'event');
+    await t.service.drain();
+    const out = await getObjectWithMetadata(t.s3, 'json-bucket', 'replaced.xml.json');
+    expect(JSON.parse(out.body)[0].product_id).toBe('new');
+    expect(out.metadata['source-etag']).toBe(newEtag);
+  });
+
+  it('records a version as done without converting when the target already holds its output', async () => {
+    const etag = await putObject(t.s3, 'xml-bucket', 'crashed.xml', item('1'));
+    // As if a previous process uploaded the JSON and died before marking the row done.
+    await t.s3.send(
+      new PutObjectCommand({
+        Bucket: 'json-bucket',
+        Key: 'crashed.xml.json',
+        Body: '["already there"]',
+        Metadata: { 'source-etag': etag, 'items-written': '1', 'items-rejected': '0' },
+      }),
+    );
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'crashed.xml', etag }], 'scan');
+    const row = await waitForFile(t.service, 'crashed.xml');
+    expect(row).toMatchObject({ state: 'done', itemsWritten: 1, report: null });
+    expect((await getObjectWithMetadata(t.s3, 'json-bucket', 'crashed.xml.json')).body).toBe(
+      '["already there"]',
+    );
+
+    // Reprocess forces a real conversion.
+    const requeued = await t.service.reprocess('crashed.xml');
+    expect(requeued).toMatchObject({ etag, state: 'pending', forced: true });
+    await t.service.drain();
+    const again = await waitForFile(t.service, 'crashed.xml');
+    expect(again.report).not.toBeNull();
+    expect(
+      JSON.parse((await getObjectWithMetadata(t.s3, 'json-bucket', 'crashed.xml.json')).body),
+    ).toHaveLength(1);
+    expect(await t.service.reprocess('never-uploaded.xml')).toBeNull();
+  });
+});
+
+describe('transient failures', () => {
+  it('retries with backoff up to MAX_ATTEMPTS, then fails the file', async () => {
+    // An endpoint that refuses connections: every request fails with a network error (retryable).
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    const dataDir = await mkdtemp(join(tmpdir(), 'ft-refused-'));
+    const t = await startTestService({
+      endpoint: `http://127.0.0.1:${port}`,
+      dataDir,
+      env: { MAX_ATTEMPTS: '3', RETRY_BASE_SECONDS: '0.01', RETRY_MAX_SECONDS: '0.05' },
+    });
+    try {
+      await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'a.xml', etag: 'e1' }], 'event');
+      const row = await waitForFile(t.service, 'a.xml', ['failed'], 60_000);
+      expect(row.attempts).toBe(3);
+      expect(row.error).toMatch(/gave up after 3 attempts/);
+      const retries = (await t.service.metrics.retriesTotal.get()).values[0]?.value;
+      expect(retries).toBe(2);
+      const health = await t.service.health();
+      expect(health.ok).toBe(false);
+      expect(health.checks.find((c) => c.name === 'ledger')?.ok).toBe(true);
+      expect(health.checks.find((c) => c.name === 'source-bucket')?.ok).toBe(false);
+    } finally {
+      await t.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
