@@ -824,6 +824,7 @@ export class CatalogueParser extends ItemWriter {
     if (b === 0x3d) this.state = S_ATTR_QUOTE;
     else {
       const k = TEXT_CLASS[b]!;
+      if (b === 0x3e || b === 0x2f) this.fail(`${NOT_WF}attribute without '=' and a value`);
       if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}invalid character in attribute name`);
       if (k >= K_CR) this.lineBreak(buf, j);
       this.state = S_ATTR_EQ;
