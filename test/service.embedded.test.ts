@@ -1,0 +1,106 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createS3Client } from '../src/storage/s3-client.js';
+import { runCli, startCli } from './support/cli.js';
+import { getObjectWithMetadata, waitFor } from './support/service.js';
+
+/** The partner's sample (samples/seed-sample.xml), converted as FORMAT.md says (not as the predecessor did). */
+const SEED_JSON = [
+  {
+    product_id: '2445456',
+    product_category: 'Jeans',
+    product_description: 'Bootleg Front Washed',
+    product_images: {
+      image_1: 'https://sample.com/img/2445456_Image_1.jpg',
+      image_2: null,
+      image_3: 'https://sample.com/img/2445456_Image_3.jpg',
+    },
+    prices: [
+      { currency: 'EUR', value: '49.95' },
+      { currency: 'DKK', value: '445.60' },
+    ],
+  },
+  {
+    product_id: '2445346',
+    product_category: 'Boot',
+    product_description: 'Bootleg Front Boots',
+    product_images: {
+      image_1: 'https://sample.com/img/2445456_Image_1.jpg',
+      image_2: null,
+      image_3: 'https://sample.com/img/2445456_Image_3.jpg',
+    },
+    prices: [
+      { currency: 'EUR', value: '50.95' },
+      { currency: 'NGN', value: '50000.00' },
+    ],
+  },
+];
+
+describe('`serve` on embedded defaults, as a user starts it', () => {
+  let cwd: string;
+  beforeAll(async () => {
+    // A working directory that is not the package root: the sample must be found anyway.
+    cwd = await mkdtemp(join(tmpdir(), 'ft-embedded-'));
+  });
+  afterAll(async () => {
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('starts s3rver, uploads the sample, converts it to test-file.xml.json, and stops on SIGTERM with 0', async () => {
+    const cli = startCli(
+      ['serve'],
+      { DATA_DIR: 'data', EMBEDDED_S3_PORT: '0', EMBEDDED_SQS_PORT: '0', PORT: '0' },
+      cwd,
+    );
+    try {
+      const started = await waitFor(
+        () => cli.events.find((e) => typeof e.endpoint === 'string' && e.accessKeyId === 'S3RVER'),
+        30_000,
+        'the embedded S3 log line',
+      );
+      expect(started).toMatchObject({
+        sourceBucket: 'xml-bucket',
+        targetBucket: 'json-bucket',
+        secretKey: 'S3RVER',
+      });
+      const s3 = createS3Client({
+        region: 'us-east-1',
+        endpoint: started.endpoint as string,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      });
+      try {
+        const out = await waitFor(
+          () => getObjectWithMetadata(s3, 'json-bucket', 'test-file.xml.json').catch(() => null),
+          30_000,
+          'test-file.xml.json',
+        );
+        expect(JSON.parse(out.body)).toEqual(SEED_JSON);
+        expect(out.body).toBe(JSON.stringify(SEED_JSON));
+        expect(out.metadata).toMatchObject({ 'items-written': '2', 'items-rejected': '0' });
+      } finally {
+        s3.destroy();
+      }
+      // The API came up too.
+      const api = await waitFor(() => cli.events.find((e) => typeof e.url === 'string'), 30_000, 'the API');
+      const res = await fetch(`${api.url as string}/health/live`);
+      expect(res.status).toBe(200);
+      // No secret in the logs (the s3rver credentials are public defaults and are logged on purpose).
+      expect(JSON.stringify(cli.events)).not.toMatch(/secretAccessKey":"(?!\[redacted\])/);
+    } finally {
+      cli.child.kill('SIGTERM');
+    }
+    expect(await cli.exit).toBe(0);
+    expect(cli.events.some((e) => e.msg === 'service stopped')).toBe(true);
+  });
+
+  it('stops at once with one line naming a wrong variable', async () => {
+    const { code, stderr } = await runCli(['serve'], { DATA_DIR: 'data', number_of_hours: 'soon' }, cwd);
+    expect(code).toBe(2);
+    const lines = stderr.split('\n').filter((l) => l.startsWith('file-transformer'));
+    expect(lines).toEqual([
+      expect.stringMatching(/^file-transformer: configuration error: number_of_hours: expected/),
+    ]);
+  });
+});

@@ -1,0 +1,59 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/service.js';
+
+/** The built CLI (`npm test` builds first; run `npm run build` before running a CLI test alone). */
+export function cliPath(): string {
+  const path = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` first`);
+  return path;
+}
+
+/** Only what a user's shell would pass, so no AWS_* or bucket variable of the test runner leaks in. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...extra };
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** stdout lines parsed as JSON log events so far. */
+  events: Record<string, unknown>[];
+  stderr(): string;
+  exit: Promise<number | null>;
+}
+
+/** Spawns `file-transformer <args>` in `cwd`, collecting its JSON log lines. */
+export function startCli(args: string[], env: Record<string, string>, cwd: string): RunningCli {
+  const child = spawn(process.execPath, [cliPath(), ...args], { cwd, env: cleanEnv(env), stdio: 'pipe' });
+  const events: Record<string, unknown>[] = [];
+  let err = '';
+  let partial = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        events.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log event
+      }
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString('utf8');
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, events, stderr: () => err, exit };
+}
+
+/** Runs a CLI command to completion. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<{ code: number | null; stdout: Record<string, unknown>[]; stderr: string }> {
+  const cli = startCli(args, env, cwd);
+  const code = await cli.exit;
+  return { code, stdout: cli.events, stderr: cli.stderr() };
+}
