@@ -1,0 +1,190 @@
+/**
+ * Event ingestion as `serve` wires it (src/discovery/sqs-ingestion.ts): the embedded default (s3rver's
+ * events → embedded queue → service), an SQS_QUEUE_URL queue, the webhook through the real API with
+ * the token, and EVENTS=off.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildApi } from '../src/api/server.js';
+import { loadConfig } from '../src/config/index.js';
+import { encodeEventKey } from '../src/discovery/s3-events.js';
+import { type EventIngestion, startEventIngestion } from '../src/discovery/sqs-ingestion.js';
+import { createLogger } from '../src/log.js';
+import { createService, type Service } from '../src/service.js';
+import { createS3Client } from '../src/storage/s3-client.js';
+import { outputKeyFor } from '../src/worker/naming.js';
+import { startTestSqs, type TestSqs } from './support/fauxqs.js';
+import { startS3rver, type TestS3 } from './support/s3rver.js';
+import { startTestService, type TestService, waitFor, waitForFile } from './support/service.js';
+
+const logger = createLogger('silent');
+const TOKEN = 'ingestion-test-token';
+const CATALOGUE = `<nsx:items>
+ <nsx:item id="7">
+  <nsx:category>Jeans</nsx:category>
+  <nsx:description>Slim</nsx:description>
+  <nsx:images><nsx:image type="1" url="https://sample.com/img/7_1.jpg"/></nsx:images>
+  <nsx:prices><nsx:price><nsx:currency>EUR</nsx:currency><nsx:value>9.95</nsx:value></nsx:price></nsx:prices>
+ </nsx:item>
+</nsx:items>
+`;
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+});
+
+async function scansOf(service: Service) {
+  return (await service.listScans()).map((s) => s.trigger);
+}
+
+describe('event ingestion as serve runs it', () => {
+  it('embedded default: an upload to the embedded bucket is converted from its event, without a scan', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ft-ingest-embedded-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const config = loadConfig({
+      envFile: null,
+      cwd: dir,
+      env: {
+        DATA_DIR: join(dir, 'data'),
+        EMBEDDED_S3_PORT: '0',
+        EMBEDDED_SQS_PORT: '0',
+        SCAN_INTERVAL_HOURS: '1000',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    expect(config.embedded).toBe(true);
+    const service = createService(config, { logger });
+    cleanups.push(() => service.stop({ graceMs: 1000 }));
+    await service.start();
+    const ingestion = await startEventIngestion(service, service.config, logger, { waitTimeSeconds: 2 });
+    cleanups.push(() => ingestion.stop());
+    expect(ingestion.embedded).not.toBeNull();
+    await waitForFile(service, 'test-file.xml');
+
+    const s3 = createS3Client(service.config.s3);
+    cleanups.push(async () => s3.destroy());
+    const key = 'incoming/partner feed (2).xml';
+    await s3.send(new PutObjectCommand({ Bucket: config.sourceBucket, Key: key, Body: CATALOGUE }));
+    const row = await waitForFile(service, key);
+    expect(row).toMatchObject({ state: 'done', discoveredBy: 'event', attempts: 1 });
+    await s3.send(new HeadObjectCommand({ Bucket: config.targetBucket, Key: outputKeyFor(key) }));
+    expect(await scansOf(service)).toEqual(['startup']);
+    expect(await ingestion.readinessChecks[0]!.check()).toBeUndefined();
+  });
+
+  describe('against a service on s3rver', () => {
+    let s3rver: TestS3;
+    let sqs: TestSqs;
+    let svc: TestService;
+
+    async function startAll(env: Record<string, string>) {
+      s3rver = await startS3rver(['xml-bucket', 'json-bucket']);
+      cleanups.push(() => s3rver.close());
+      sqs = await startTestSqs();
+      cleanups.push(() => sqs.close());
+      svc = await startTestService({
+        endpoint: s3rver.endpoint,
+        env: { SCAN_INTERVAL_HOURS: '1000', ...env },
+      });
+      cleanups.push(() => svc.close());
+    }
+
+    async function startIngestion(): Promise<EventIngestion> {
+      const ingestion = await startEventIngestion(svc.service, svc.config, logger, { waitTimeSeconds: 1 });
+      cleanups.push(() => ingestion.stop());
+      return ingestion;
+    }
+
+    it('consumes SQS_QUEUE_URL (with SQS_ENDPOINT) using the S3 region and credentials', async () => {
+      s3rver = await startS3rver(['xml-bucket', 'json-bucket']);
+      cleanups.push(() => s3rver.close());
+      sqs = await startTestSqs();
+      cleanups.push(() => sqs.close());
+      const { queueUrl } = await sqs.createQueue('prod-like');
+      svc = await startTestService({
+        endpoint: s3rver.endpoint,
+        env: {
+          EVENTS: 'on',
+          SQS_QUEUE_URL: queueUrl,
+          SQS_ENDPOINT: sqs.endpoint,
+          SCAN_INTERVAL_HOURS: '1000',
+        },
+      });
+      cleanups.push(() => svc.close());
+      const ingestion = await startIngestion();
+      expect(ingestion.source).not.toBeNull();
+      const put = await svc.s3.send(
+        new PutObjectCommand({ Bucket: 'xml-bucket', Key: 'q.xml', Body: CATALOGUE }),
+      );
+      await sqs.send(queueUrl, {
+        Records: [
+          {
+            eventName: 'ObjectCreated:Put',
+            eventTime: new Date().toISOString(),
+            s3: { bucket: { name: 'xml-bucket' }, object: { key: encodeEventKey('q.xml'), eTag: put.ETag } },
+          },
+        ],
+      });
+      expect(await waitForFile(svc.service, 'q.xml')).toMatchObject({ state: 'done', discoveredBy: 'event' });
+    });
+
+    it('serves the webhook through the API, behind the token', async () => {
+      await startAll({ EVENTS: 'on', API_TOKEN: TOKEN });
+      const ingestion = await startIngestion();
+      expect(ingestion.source).toBeNull();
+      const app: FastifyInstance = await buildApi(svc.service, {
+        apiToken: TOKEN,
+        plugins: ingestion.plugins,
+      });
+      cleanups.push(() => app.close());
+      const put = await svc.s3.send(
+        new PutObjectCommand({ Bucket: 'xml-bucket', Key: 'w h.xml', Body: CATALOGUE }),
+      );
+      const payload = {
+        EventName: 's3:ObjectCreated:Put',
+        Records: [
+          {
+            eventSource: 'minio:s3',
+            eventName: 's3:ObjectCreated:Put',
+            eventTime: new Date().toISOString(),
+            s3: {
+              bucket: { name: 'xml-bucket' },
+              object: { key: encodeEventKey('w h.xml'), eTag: put.ETag },
+            },
+          },
+        ],
+      };
+      const denied = await app.inject({ method: 'POST', url: '/api/events/s3', payload });
+      expect(denied.statusCode).toBe(401);
+      expect(await svc.service.getFileVersions('w h.xml')).toEqual([]);
+      const ok = await app.inject({
+        method: 'POST',
+        url: '/api/events/s3',
+        payload,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toMatchObject({ status: 'recorded', versions: 1, recorded: 1 });
+      expect(await waitForFile(svc.service, 'w h.xml')).toMatchObject({
+        state: 'done',
+        discoveredBy: 'event',
+      });
+    });
+
+    it('EVENTS=off: no queue, no webhook', async () => {
+      await startAll({ EVENTS: 'off' });
+      const ingestion = await startIngestion();
+      expect(ingestion).toMatchObject({ plugins: [], readinessChecks: [], source: null, embedded: null });
+      const app = await buildApi(svc.service, { plugins: ingestion.plugins });
+      cleanups.push(() => app.close());
+      const res = await app.inject({ method: 'POST', url: '/api/events/s3', payload: { Records: [] } });
+      expect(res.statusCode).toBe(404);
+      await waitFor(async () => (await scansOf(svc.service)).length === 1);
+    });
+  });
+});
