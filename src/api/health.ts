@@ -63,9 +63,7 @@ const readySchema = {
   },
 } as const;
 
-export async function healthRoutes(app: FastifyInstance, opts: { checks: readonly ReadinessCheck[] }) {
-  app.decorate('readinessChecks', [...opts.checks]);
-
+export async function healthRoutes(app: FastifyInstance) {
   app.get(
     '/health/live',
     {

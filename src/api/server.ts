@@ -58,7 +58,10 @@ export async function buildApi(service: ServiceApi, options: ApiOptions = {}): P
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(healthRoutes, { checks: service.readinessChecks() });
+  // On the root instance, so every plugin (registered below, each in its own context) sees and extends
+  // the same list; GET /health/ready reads it at request time.
+  app.decorate('readinessChecks', [...service.readinessChecks()]);
+  await app.register(healthRoutes);
   await app.register(metricsRoutes, { service });
   await app.register(scheduleRoutes, { service });
   await app.register(scanRoutes, { service });
