@@ -176,6 +176,23 @@ describe('event ingestion as serve runs it', () => {
       });
     });
 
+    it('stops start-up with a configuration error naming SQS_QUEUE_URL when the queue does not exist', async () => {
+      s3rver = await startS3rver(['xml-bucket', 'json-bucket']);
+      cleanups.push(() => s3rver.close());
+      sqs = await startTestSqs();
+      cleanups.push(() => sqs.close());
+      const { queueUrl } = await sqs.createQueue('exists');
+      svc = await startTestService({
+        endpoint: s3rver.endpoint,
+        env: { EVENTS: 'on', SQS_QUEUE_URL: `${queueUrl}-typo`, SQS_ENDPOINT: sqs.endpoint },
+      });
+      cleanups.push(() => svc.close());
+      await expect(startEventIngestion(svc.service, svc.config, logger)).rejects.toMatchObject({
+        name: 'ConfigError',
+        variable: 'SQS_QUEUE_URL',
+      });
+    });
+
     it('EVENTS=off: no queue, no webhook', async () => {
       await startAll({ EVENTS: 'off' });
       const ingestion = await startIngestion();

@@ -6,6 +6,7 @@
 import { eventsPlugin } from '../api/events.js';
 import type { ApiPlugin } from '../api/server.js';
 import type { Config } from '../config/types.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type EmbeddedEvents, startEmbeddedEvents } from '../storage/embedded-events.js';
@@ -85,7 +86,7 @@ export async function startEventIngestion(
     }
   } catch (err) {
     await embedded?.stop();
-    throw err;
+    throw explainStartFailure(err, config);
   }
 
   const readinessChecks = source ? [source.readinessCheck()] : [];
@@ -107,4 +108,21 @@ export async function startEventIngestion(
       await embedded?.stop();
     },
   };
+}
+
+/** A queue that does not exist or may not be read is a configuration mistake: say which variable. */
+function explainStartFailure(err: unknown, config: Config): unknown {
+  if (config.embedded || !config.sqsQueueUrl) return err;
+  const name = (err as { name?: unknown }).name;
+  const message = err instanceof Error ? err.message : String(err);
+  if (name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue') {
+    return new ConfigError('SQS_QUEUE_URL', `the queue does not exist (${message})`);
+  }
+  if (name === 'AccessDenied' || name === 'AccessDeniedException') {
+    return new ConfigError(
+      'SQS_QUEUE_URL',
+      `the service may not read this queue (${message}); see docs/events.md`,
+    );
+  }
+  return err;
 }
