@@ -161,6 +161,19 @@ describe('SQS event source', () => {
     expect(await queueEmpty()).toBe(true);
   });
 
+  it('logs and deletes an SNS SubscriptionConfirmation that reached the queue, without fetching it', async () => {
+    await startSource();
+    await sqs.send(queueUrl, {
+      Type: 'SubscriptionConfirmation',
+      TopicArn: 'arn:aws:sns:us-east-1:210987654321:uploads',
+      SubscribeURL: 'https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=t',
+      Token: 't',
+    });
+    await waitFor('deleted', async () => (await counter(metrics, 'deleted')) === 1);
+    expect(await rows()).toEqual([]);
+    expect(await counter(metrics, 'failed')).toBe(0);
+  });
+
   it('deletes messages whose records are all ignored (deletions, other buckets, other suffixes)', async () => {
     await startSource();
     await sqs.send(

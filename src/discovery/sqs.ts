@@ -220,9 +220,13 @@ export class SqsEventSource {
         return;
       }
       if (parsed.subscription) {
-        // SNS handshakes never reach a queue subscription; nothing to do with one here.
-        this.leaveForRedrive(messageId, receiveCount, `unexpected SNS ${parsed.subscription.type}`);
-        return;
+        // A cross-account SNS → SQS subscription delivers its handshake to the queue. The queue is not
+        // authenticated like the webhook, so the URL is shown to the operator, never fetched.
+        const { type, topicArn, subscribeUrl } = parsed.subscription;
+        this.log.warn(
+          { messageId, type, topicArn, subscribeUrl },
+          'SNS subscription message on the queue: open its SubscribeURL to confirm the subscription',
+        );
       }
       if (parsed.versions.length > 0) {
         const recorded = await this.options.sink.recordVersions(parsed.versions, 'event');
