@@ -131,6 +131,11 @@ describe('event ingestion as serve runs it', () => {
         ],
       });
       expect(await waitForFile(svc.service, 'q.xml')).toMatchObject({ state: 'done', discoveredBy: 'event' });
+      // The queue is part of readiness.
+      const app = await buildApi(svc.service, { plugins: ingestion.plugins });
+      cleanups.push(() => app.close());
+      const ready = (await app.inject({ method: 'GET', url: '/health/ready' })).json();
+      expect(ready.checks).toContainEqual(expect.objectContaining({ name: 'queue', ok: true }));
     });
 
     it('serves the webhook through the API, behind the token', async () => {
