@@ -6,9 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildApi, isLoopback, listen } from '../src/api/server.js';
 import { ConfigError } from '../src/errors.js';
-import { smallCatalogue, startTestApi, type TestApi } from './support/api-server.js';
+import { startTestApi, type TestApi } from './support/api-server.js';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject, waitForFile } from './support/service.js';
+import { smallCatalogue } from './support/small-catalogue.js';
 
 const TOKEN = 'refusal-test-token';
 

@@ -2,9 +2,10 @@
  * Every API route's success path, over real HTTP, against a real service (s3rver, SQLite, workers).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { smallCatalogue, startTestApi, type TestApi } from './support/api-server.js';
+import { startTestApi, type TestApi } from './support/api-server.js';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject, waitFor, waitForFile } from './support/service.js';
+import { smallCatalogue } from './support/small-catalogue.js';
 
 const TOKEN = 'route-test-token';
 const SOURCE = 'xml-bucket';

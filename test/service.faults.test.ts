@@ -8,10 +8,10 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertChunks } from '../src/convert/index.js';
 import { createS3Client } from '../src/storage/s3-client.js';
-import { smallCatalogue } from './support/api-server.js';
-import { FaultProxy } from './support/fault-proxy.js';
+import { FaultProxy, objectPath } from './support/fault-proxy.js';
 import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject, startTestService, type TestService, waitForFile } from './support/service.js';
+import { smallCatalogue } from './support/small-catalogue.js';
 
 const SOURCE = 'xml-bucket';
 const TARGET = 'json-bucket';
@@ -39,12 +39,6 @@ afterAll(async () => {
 
 async function retries(): Promise<number> {
   return (await ts.service.metrics.retriesTotal.get()).values[0]?.value ?? 0;
-}
-
-/** Escapes a key for a RegExp matching its path-style URL (`/<bucket>/<key>`, query ignored). */
-function pathOf(bucket: string, key: string): RegExp {
-  const escaped = `/${bucket}/${key}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${escaped}(\\?|$)`);
 }
 
 /** Uploads `xml` under `key`, lets the service find it (scan), waits for a final state. */
@@ -75,7 +69,7 @@ describe('transient faults are retried and the output is still exact', () => {
     // The SDK tries 3 times per request: 4 SlowDowns fail the first attempt, the second one succeeds.
     const rule = proxy.inject({
       method: 'GET',
-      path: pathOf(SOURCE, key),
+      path: objectPath(SOURCE, key),
       times: 4,
       fault: { kind: 'slowDown' },
     });
@@ -92,7 +86,7 @@ describe('transient faults are retried and the output is still exact', () => {
     const before = await retries();
     const rule = proxy.inject({
       method: 'GET',
-      path: pathOf(SOURCE, key),
+      path: objectPath(SOURCE, key),
       times: 2,
       fault: { kind: 'resetMidBody', afterBytes: 100_000 },
     });
@@ -108,7 +102,7 @@ describe('transient faults are retried and the output is still exact', () => {
     const before = await retries();
     const rule = proxy.inject({
       method: 'PUT',
-      path: pathOf(TARGET, `${key}.json`),
+      path: objectPath(TARGET, `${key}.json`),
       times: 4,
       fault: { kind: 'slowDown' },
     });
@@ -125,7 +119,7 @@ describe('transient faults are retried and the output is still exact', () => {
     const before = await retries();
     const rule = proxy.inject({
       method: 'GET',
-      path: pathOf(SOURCE, key),
+      path: objectPath(SOURCE, key),
       times: 1,
       fault: { kind: 'slowBody', bytesPerSecond: 400_000, chunkBytes: 8192 },
     });
@@ -141,7 +135,7 @@ describe('transient faults are retried and the output is still exact', () => {
     const before = await retries();
     proxy.inject({
       method: 'GET',
-      path: pathOf(SOURCE, key),
+      path: objectPath(SOURCE, key),
       fault: { kind: 'status', status: 500, code: 'InternalError' },
     });
     const row = await convertThroughService(key, smallCatalogue(700, 2));
@@ -149,7 +143,7 @@ describe('transient faults are retried and the output is still exact', () => {
     expect(row.attempts).toBe(MAX_ATTEMPTS);
     expect(row.error).toMatch(/gave up after 3 attempts/);
     // Every service attempt made the SDK's 3 tries.
-    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(MAX_ATTEMPTS * 3);
+    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(MAX_ATTEMPTS * 3);
     expect(await retries()).toBe(before + MAX_ATTEMPTS - 1);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
@@ -161,13 +155,13 @@ describe('final errors are not retried', () => {
     const before = await retries();
     proxy.inject({
       method: 'GET',
-      path: pathOf(SOURCE, key),
+      path: objectPath(SOURCE, key),
       fault: { kind: 'status', status: 403, code: 'AccessDenied' },
     });
     const row = await convertThroughService(key, smallCatalogue(800, 2));
     expect(row).toMatchObject({ state: 'failed', attempts: 1 });
     expect(row.error).toMatch(/AccessDenied|denied/i);
-    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(1);
+    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
     expect(await retries()).toBe(before);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
@@ -177,7 +171,7 @@ describe('final errors are not retried', () => {
     const before = await retries();
     const row = await convertThroughService(key, '<nsx:items><nsx:item id="1"><nsx:category>x</nsx:items>');
     expect(row).toMatchObject({ state: 'failed', attempts: 1 });
-    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(1);
+    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
     expect(await retries()).toBe(before);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
@@ -187,12 +181,12 @@ describe('final errors are not retried', () => {
     // The listing still shows it, but every read says it is not there (as after a delete).
     proxy.inject({
       method: 'GET',
-      path: pathOf(SOURCE, key),
+      path: objectPath(SOURCE, key),
       fault: { kind: 'status', status: 404, code: 'NoSuchKey' },
     });
     const row = await convertThroughService(key, smallCatalogue(900, 1));
     expect(row).toMatchObject({ state: 'gone', attempts: 1 });
-    expect(proxy.count('GET', pathOf(SOURCE, key))).toBe(1);
+    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
   });
 });
 

@@ -188,3 +188,9 @@ export class FaultProxy {
     answer.pipe(res);
   }
 }
+
+/** Matches the path-style URL of one object (`/<bucket>/<key>`, with or without a query string). */
+export function objectPath(bucket: string, key: string, query = ''): RegExp {
+  const escaped = `/${bucket}/${key}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped}${query ? `\\?.*${query}` : '(\\?|$)'}`);
+}

@@ -1,0 +1,126 @@
+/**
+ * The real service as a child process (`node dist/src/cli/main.js serve`, what `npm start` runs), for
+ * tests and benchmarks that kill it, restart it or measure its memory. Needs `npm run build` first.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { S3RVER_CREDENTIALS } from '../../src/storage/embedded-s3.js';
+
+/** The compiled CLI, found from this file whether it runs as TypeScript (vitest) or from dist/. */
+export const CLI = resolve(
+  fileURLToPath(import.meta.url),
+  fileURLToPath(import.meta.url).includes('/dist/')
+    ? '../../../src/cli/main.js'
+    : '../../../dist/src/cli/main.js',
+);
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Environment for a service on an S3-compatible endpoint with s3rver's credentials, scan only. */
+export function serviceEnv(options: {
+  endpoint: string;
+  dataDir: string;
+  sourceBucket?: string;
+  targetBucket?: string;
+}): Record<string, string> {
+  return {
+    S3_ENDPOINT: options.endpoint,
+    SOURCE_BUCKET: options.sourceBucket ?? 'xml-bucket',
+    TARGET_BUCKET: options.targetBucket ?? 'json-bucket',
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+    DATA_DIR: options.dataDir,
+    HOST: '127.0.0.1',
+    EVENTS: 'false',
+    LOG_LEVEL: 'warn',
+  };
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>` of its API. */
+  url: string;
+  /** Everything it wrote (stdout and stderr), for diagnostics. */
+  output: string[];
+  /** SIGTERM (graceful stop) and wait for the exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL (a crash) and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+/** Starts `serve` with `env` (plus PATH and a free PORT) and waits until its API answers. */
+export async function spawnServe(env: Record<string, string>, timeoutMs = 30_000): Promise<ServeProcess> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does) first`);
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { PATH: process.env.PATH, ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+  const exited = once(child, 'exit');
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${output.join('')}`);
+    if ((await fetch(`${url}/health/live`).catch(() => null))?.ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`serve did not answer within ${timeoutMs} ms:\n${output.join('')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    url,
+    output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+      return child.exitCode;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Peak resident set (VmHWM) of a live process in MiB; null once it has exited. */
+export async function peakRssMiB(pid: number): Promise<number | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Follows a process' VmHWM while it runs (it only grows); `stop()` returns the last value seen. */
+export function trackPeakRss(pid: number): { stop(): number } {
+  let peak = 0;
+  const timer = setInterval(async () => {
+    const v = await peakRssMiB(pid);
+    if (v !== null) peak = Math.max(peak, v);
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
