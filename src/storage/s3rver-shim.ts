@@ -9,33 +9,25 @@ import crypto from 'node:crypto';
  */
 let installed = false;
 
+type CipherFactory = (
+  algorithm: string,
+  key: crypto.CipherKey,
+  iv: crypto.BinaryLike | null,
+  options?: never,
+) => crypto.Cipher | crypto.Decipher;
+
+function mapDes(original: CipherFactory): CipherFactory {
+  return (algorithm, key, iv, options) => {
+    if (algorithm !== 'des') return original(algorithm, key, iv, options);
+    const doubled = Buffer.isBuffer(key) && key.length === 8 ? Buffer.concat([key, key]) : key;
+    return original('des-ede-cbc', doubled, iv, options);
+  };
+}
+
 export function installS3rverDesShim(): void {
   if (installed) return;
   installed = true;
-  const target = crypto as unknown as {
-    createCipheriv: typeof crypto.createCipheriv;
-    createDecipheriv: typeof crypto.createDecipheriv;
-  };
-  const originalCipher = crypto.createCipheriv;
-  const originalDecipher = crypto.createDecipheriv;
-  const doubled = (key: crypto.CipherKey): crypto.CipherKey =>
-    Buffer.isBuffer(key) && key.length === 8 ? Buffer.concat([key, key]) : key;
-  target.createCipheriv = ((
-    algorithm: string,
-    key: crypto.CipherKey,
-    iv: crypto.BinaryLike | null,
-    options?: never,
-  ) =>
-    algorithm === 'des'
-      ? originalCipher('des-ede-cbc', doubled(key), iv, options)
-      : originalCipher(algorithm, key, iv, options)) as typeof crypto.createCipheriv;
-  target.createDecipheriv = ((
-    algorithm: string,
-    key: crypto.CipherKey,
-    iv: crypto.BinaryLike | null,
-    options?: never,
-  ) =>
-    algorithm === 'des'
-      ? originalDecipher('des-ede-cbc', doubled(key), iv, options)
-      : originalDecipher(algorithm, key, iv, options)) as typeof crypto.createDecipheriv;
+  const target = crypto as unknown as { createCipheriv: CipherFactory; createDecipheriv: CipherFactory };
+  target.createCipheriv = mapDes(crypto.createCipheriv as CipherFactory);
+  target.createDecipheriv = mapDes(crypto.createDecipheriv as CipherFactory);
 }
