@@ -146,5 +146,15 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
     expect(out.metadata['source-etag']).toBe(etag2);
     expect(JSON.parse(out.body)[0].product_description).toBe('Straight');
     expect((await t.service.getFileVersions('in/good.xml')).map((f) => f.state)).toEqual(['done', 'done']);
+
+    // A clean re-upload of a file that had rejections removes its now stale report.
+    const fixed = await putObject(t.s3, 'xml-bucket', 'in/partly.xml', GOOD);
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'in/partly.xml', etag: fixed }], 'event');
+    await t.service.drain();
+    const [latest] = await t.service.getFileVersions('in/partly.xml');
+    expect(latest).toMatchObject({ etag: fixed, state: 'done', itemsRejected: 0, reportKey: null });
+    await expect(
+      t.s3.send(new HeadObjectCommand({ Bucket: 'json-bucket', Key: '_reports/in/partly.xml.report.json' })),
+    ).rejects.toThrow();
   });
 });

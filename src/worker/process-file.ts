@@ -212,6 +212,7 @@ async function convert(
   ctx.metrics.bytesTotal.inc(rep.bytes);
   const fullReport = { ...rep, etag: row.etag, bucket: row.bucket };
   const reportKey = rep.itemsRejected > 0 ? await putReport(ctx, row, fullReport, log) : null;
+  if (reportKey === null) await removeStaleReport(ctx, row, log);
   return {
     state: 'done',
     outcome: {
@@ -293,6 +294,16 @@ async function putReport(
     );
     return null;
   }
+}
+
+/**
+ * A clean version of a key whose earlier version had a report: that report (one per key) would now
+ * describe a file that is no longer there, so it goes.
+ */
+async function removeStaleReport(ctx: WorkerContext, row: FileRecord, log: Logger): Promise<void> {
+  const versions = await ctx.ledger.getFileVersions(row.bucket, row.key);
+  if (!versions.some((v) => v.id !== row.id && v.reportKey !== null)) return;
+  await deleteQuietly(ctx.s3, ctx.config.reportBucket, reportKeyFor(ctx.config.reportPrefix, row.key), log);
 }
 
 async function deleteQuietly(s3: S3Client, bucket: string, key: string, log: Logger): Promise<void> {
