@@ -5,97 +5,49 @@
  * fed by s3rver's events + SQLite ledger), the scan schedule far away (1000 h), so only events can
  * find the uploads. Then, one at a time: PutObject of a new key into the source bucket; from the moment
  * the PutObject answers ("upload complete") poll HeadObject on the target key every 10 ms until it
- * exists. Prints p50/p95/p99 for small files and for a typical 10,000-product file (~3.5 MB, generated
+ * exists. Prints p50/p95/p99 for small files and for a typical 10,000-product file (~3.9 MB, generated
  * deterministically).
  *
  * Knobs: BENCH_LATENCY_N (uploads per case, default 200), BENCH_LATENCY_ITEMS (typical file, default 10000).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { S3RVER_CREDENTIALS } from '../src/storage/embedded-s3.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { outputKeyFor } from '../src/worker/naming.js';
 import { prng } from '../test/support/catalogue.js';
+import { freePort, type ServeProcess, spawnServe } from '../test/support/service-process.js';
+import { smallCatalogue } from '../test/support/small-catalogue.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
 const UPLOADS = Number(process.env.BENCH_LATENCY_N ?? 200);
 const TYPICAL_ITEMS = Number(process.env.BENCH_LATENCY_ITEMS ?? 10_000);
 const POLL_MS = 10;
 const SOURCE = 'xml-bucket';
 const TARGET = 'json-bucket';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-interface EmbeddedService {
-  child: ChildProcess;
-  apiUrl: string;
-  s3Endpoint: string;
-  stop(): Promise<void>;
-}
-
-/** `serve` on embedded defaults, on free ports, in a fresh directory (so no .env is picked up). */
-async function startEmbeddedService(dir: string): Promise<EmbeddedService> {
-  const [apiPort, s3Port, sqsPort] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      DATA_DIR: join(dir, 'data'),
+/** `serve` on embedded defaults, on free ports; ready once /health/ready answers 200. */
+async function startEmbeddedService(dataDir: string): Promise<{ process: ServeProcess; s3Endpoint: string }> {
+  const [s3Port, sqsPort] = [await freePort(), await freePort()];
+  const serve = await spawnServe(
+    {
+      DATA_DIR: dataDir,
       HOST: '127.0.0.1',
-      PORT: String(apiPort),
       EMBEDDED_S3_PORT: String(s3Port),
       EMBEDDED_SQS_PORT: String(sqsPort),
       SCAN_INTERVAL_HOURS: '1000',
       LOG_LEVEL: 'warn',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+    60_000,
+  );
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
-    const res = await fetch(`${apiUrl}/health/ready`).catch(() => null);
-    if (res?.ok) break;
-    if (Date.now() > deadline) throw new Error('service not ready within 60 s');
+  while (!(await fetch(`${serve.url}/health/ready`).catch(() => null))?.ok) {
+    if (Date.now() > deadline) throw new Error(`service not ready within 60 s:\n${serve.output.join('')}`);
     await sleep(100);
   }
-  return {
-    child,
-    apiUrl,
-    s3Endpoint: `http://127.0.0.1:${s3Port}`,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function smallCatalogue(i: number): string {
-  const items = Array.from(
-    { length: 10 },
-    (_, n) =>
-      ` <nsx:item id="${i * 100 + n}">\n  <nsx:category>Jeans</nsx:category>\n` +
-      `  <nsx:description>Bootleg Front Washed ${n}</nsx:description>\n  <nsx:images>\n` +
-      `   <nsx:image type="1" url="https://sample.com/img/${i}_${n}_1.jpg"/>\n  </nsx:images>\n` +
-      `  <nsx:prices><nsx:price><nsx:currency>EUR</nsx:currency><nsx:value>49.95</nsx:value></nsx:price></nsx:prices>\n` +
-      ' </nsx:item>\n',
-  );
-  return `<nsx:items>\n${items.join('')}</nsx:items>\n`;
+  return { process: serve, s3Endpoint: `http://127.0.0.1:${s3Port}` };
 }
 
 /**
@@ -186,7 +138,7 @@ async function measure(
 async function main(): Promise<void> {
   const typical = typicalCatalogue();
   const dir = await mkdtemp(join(tmpdir(), 'ft-bench-latency-'));
-  const service = await startEmbeddedService(dir);
+  const service = await startEmbeddedService(join(dir, 'data'));
   const s3 = createS3Client({
     region: 'us-east-1',
     endpoint: service.s3Endpoint,
@@ -195,15 +147,17 @@ async function main(): Promise<void> {
   const results: Figures[] = [];
   try {
     // A few uploads first so connection set-up and JIT warm-up are not in the figures.
-    for (let i = 0; i < 5; i++) await uploadToVisible(s3, `warmup/${i}.xml`, smallCatalogue(i));
-    results.push(await measure(s3, 'small file (10 items, ~3 KB)', 'small', smallCatalogue));
+    for (let i = 0; i < 5; i++) await uploadToVisible(s3, `warmup/${i}.xml`, smallCatalogue(i, 10));
+    results.push(
+      await measure(s3, 'small file (10 items, ~3 KB)', 'small', (i) => smallCatalogue(i * 100, 10)),
+    );
     const mb = (typical.body.length / 1024 / 1024).toFixed(1);
     results.push(
       await measure(s3, `typical file (${typical.items} items, ${mb} MB)`, 'typical', () => typical.body),
     );
   } finally {
     s3.destroy();
-    await service.stop();
+    await service.process.stop();
     await rm(dir, { recursive: true, force: true });
   }
 
