@@ -8,7 +8,12 @@
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  LogController,
+} from 'fastify';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installAuth } from './auth.js';
@@ -37,6 +42,8 @@ const BODY_LIMIT = 1024 * 1024;
 export async function buildApi(service: ServiceApi, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    // One line per request (installRequestLog) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Keys are up to 1024 bytes and arrive URL-encoded: the default 100-character limit is too short.
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
@@ -44,6 +51,7 @@ export async function buildApi(service: ServiceApi, options: ApiOptions = {}): P
   });
   app.addSchema(apiErrorSchema);
   installErrorHandling(app);
+  installRequestLog(app);
   installAuth(app, options.apiToken || undefined);
 
   await app.register(swagger, {
@@ -70,6 +78,24 @@ export async function buildApi(service: ServiceApi, options: ApiOptions = {}): P
 
   await app.ready();
   return app;
+}
+
+/** Probes and scrapes arrive every few seconds: logged at debug so they do not drown the rest. */
+const QUIET = /^\/(health\/|metrics$|docs)/;
+
+function installRequestLog(app: FastifyInstance): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const level = QUIET.test(request.url) && reply.statusCode < 500 ? 'debug' : 'info';
+    request.log[level](
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
