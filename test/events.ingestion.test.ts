@@ -20,18 +20,11 @@ import { outputKeyFor } from '../src/worker/naming.js';
 import { startTestSqs, type TestSqs } from './support/fauxqs.js';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import { startTestService, type TestService, waitFor, waitForFile } from './support/service.js';
+import { smallCatalogue } from './support/small-catalogue.js';
 
 const logger = createLogger('silent');
 const TOKEN = 'ingestion-test-token';
-const CATALOGUE = `<nsx:items>
- <nsx:item id="7">
-  <nsx:category>Jeans</nsx:category>
-  <nsx:description>Slim</nsx:description>
-  <nsx:images><nsx:image type="1" url="https://sample.com/img/7_1.jpg"/></nsx:images>
-  <nsx:prices><nsx:price><nsx:currency>EUR</nsx:currency><nsx:value>9.95</nsx:value></nsx:price></nsx:prices>
- </nsx:item>
-</nsx:items>
-`;
+const CATALOGUE = smallCatalogue(7, 1);
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

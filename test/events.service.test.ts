@@ -26,20 +26,9 @@ import {
   waitFor,
   waitForFile,
 } from './support/service.js';
+import { smallCatalogue } from './support/small-catalogue.js';
 
 const logger = createLogger('silent');
-
-function catalogue(id: number, description = 'Bootleg Front Washed'): string {
-  return `<nsx:items>
- <nsx:item id="${id}">
-  <nsx:category>Jeans</nsx:category>
-  <nsx:description>${description}</nsx:description>
-  <nsx:images><nsx:image type="1" url="https://sample.com/img/${id}_1.jpg"/></nsx:images>
-  <nsx:prices><nsx:price><nsx:currency>EUR</nsx:currency><nsx:value>49.95</nsx:value></nsx:price></nsx:prices>
- </nsx:item>
-</nsx:items>
-`;
-}
 
 function notification(...objects: { key: string; etag: string }[]) {
   return {
@@ -120,7 +109,7 @@ describe('events with the service', () => {
   it('converts an uploaded file once its event arrives, without a scan', async () => {
     await start();
     await startSource();
-    const etag = await putObject(svc.s3, 'xml-bucket', 'new (1).xml', catalogue(1));
+    const etag = await putObject(svc.s3, 'xml-bucket', 'new (1).xml', smallCatalogue(1));
     await sqs.send(queueUrl, notification({ key: 'new (1).xml', etag }));
     const row = await waitForFile(svc.service, 'new (1).xml');
     expect(row).toMatchObject({ state: 'done', discoveredBy: 'event', attempts: 1 });
@@ -136,7 +125,7 @@ describe('events with the service', () => {
   it('does nothing for an event naming a version the ledger already converted', async () => {
     await start();
     await startSource();
-    const etag = await putObject(svc.s3, 'xml-bucket', 'a.xml', catalogue(2));
+    const etag = await putObject(svc.s3, 'xml-bucket', 'a.xml', smallCatalogue(2));
     await sqs.send(queueUrl, notification({ key: 'a.xml', etag }));
     await waitForFile(svc.service, 'a.xml');
     await sqs.send(queueUrl, notification({ key: 'a.xml', etag }));
@@ -151,7 +140,7 @@ describe('events with the service', () => {
 
   it('ends an event for an object deleted before it was read as gone', async () => {
     await start();
-    const etag = await putObject(svc.s3, 'xml-bucket', 'short-lived.xml', catalogue(3));
+    const etag = await putObject(svc.s3, 'xml-bucket', 'short-lived.xml', smallCatalogue(3));
     await svc.s3.send(new DeleteObjectCommand({ Bucket: 'xml-bucket', Key: 'short-lived.xml' }));
     await startSource();
     await sqs.send(queueUrl, notification({ key: 'short-lived.xml', etag }));
@@ -165,7 +154,7 @@ describe('events with the service', () => {
     await start();
     const keys = Array.from({ length: 8 }, (_, i) => `race/${i}.xml`);
     const etags = await Promise.all(
-      keys.map((key, i) => putObject(svc.s3, 'xml-bucket', key, catalogue(100 + i))),
+      keys.map((key, i) => putObject(svc.s3, 'xml-bucket', key, smallCatalogue(100 + i))),
     );
     await startSource();
     await Promise.all([
@@ -184,8 +173,8 @@ describe('events with the service', () => {
 
   it('ends with the newer version when the events of two versions arrive in reverse order', async () => {
     await start();
-    const older = await putObject(svc.s3, 'xml-bucket', 'k.xml', catalogue(10, 'older'));
-    const newer = await putObject(svc.s3, 'xml-bucket', 'k.xml', catalogue(10, 'newer'));
+    const older = await putObject(svc.s3, 'xml-bucket', 'k.xml', smallCatalogue(10));
+    const newer = await putObject(svc.s3, 'xml-bucket', 'k.xml', smallCatalogue(20));
     await startSource();
     await sqs.send(queueUrl, notification({ key: 'k.xml', etag: newer }));
     await waitForFile(svc.service, 'k.xml');
@@ -194,7 +183,7 @@ describe('events with the service', () => {
     await svc.service.drain();
     const out = await getObjectWithMetadata(svc.s3, 'json-bucket', outputKeyFor('k.xml'));
     expect(out.metadata['source-etag']).toBe(newer);
-    expect(out.body).toContain('newer');
+    expect(out.body).toContain('Washed 20');
     const states = Object.fromEntries(
       (await svc.service.getFileVersions('k.xml')).map((v) => [v.etag, v.state]),
     );
@@ -231,7 +220,7 @@ describe('events with the service', () => {
 
   it('after a crash between converting and deleting, the redelivered message converts nothing again', async () => {
     await start({ visibilityTimeoutSeconds: 1 });
-    const etag = await putObject(svc.s3, 'xml-bucket', 'crash.xml', catalogue(20));
+    const etag = await putObject(svc.s3, 'xml-bucket', 'crash.xml', smallCatalogue(20));
     // The first consumer records, waits for the JSON, then dies before DeleteMessage.
     const first = await startSource({
       async recordVersions(versions, by) {
