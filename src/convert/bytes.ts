@@ -59,7 +59,7 @@ export const NAME_CLASS: Uint8Array = (() => {
 })();
 
 export function ascii(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return Buffer.from(s, 'latin1');
 }
 
 /** Whether bytes[start..end) equal `word`. */
@@ -71,7 +71,8 @@ export function bytesEqual(bytes: Uint8Array, start: number, end: number, word: 
 
 /** A copy of `buf` with at least `need` bytes of room, keeping the first `used` bytes. */
 export function grow(buf: Uint8Array, used: number, need: number): Uint8Array {
-  const next = new Uint8Array(Math.max(buf.length * 2, need));
+  // Buffers everywhere (never plain Uint8Arrays) keep V8's element accesses monomorphic.
+  const next = Buffer.alloc(Math.max(buf.length * 2, need));
   next.set(buf.subarray(0, used));
   return next;
 }

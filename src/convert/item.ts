@@ -29,7 +29,7 @@ export interface ItemRules {
 
 export class ItemWriter {
   // --- scratch: the current item's values, JSON-escaped, without quotes ---
-  protected scratch: Uint8Array = new Uint8Array(64 * 1024);
+  protected scratch: Uint8Array = Buffer.alloc(64 * 1024);
   protected sLen = 0;
   /** Where the value being captured starts, and where its last non-whitespace byte ends (for trimming). */
   protected capStart = 0;
@@ -342,9 +342,12 @@ export class ItemWriter {
   }
 }
 
-/** Copies src[s..e) to out at o; returns the new end. Short ranges by hand (cheaper than subarray+set). */
+/**
+ * Copies src[s..e) to out at o; returns the new end. Values are short, and a byte loop beats creating
+ * a subarray (an allocation) for them; only long ones go native.
+ */
 function put(out: Uint8Array, o: number, src: Uint8Array, s: number, e: number): number {
-  if (e - s > 32) {
+  if (e - s > 512) {
     out.set(src.subarray(s, e), o);
     return o + (e - s);
   }

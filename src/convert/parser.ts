@@ -156,7 +156,7 @@ export class CatalogueParser extends ItemWriter {
   /** Offset where the document starts (3 after a BOM): the only place an XML declaration may be. */
   private docStart = 0;
   /** The first bytes, held until there are enough to recognise a BOM. */
-  private head = new Uint8Array(0);
+  private head: Uint8Array = Buffer.alloc(0);
   private headDone = false;
   private readonly utf8 = new Utf8Validator();
   /** The last two bytes of the previous chunk (for CR LF pairs and `]]>` split across chunks). */
@@ -166,7 +166,7 @@ export class CatalogueParser extends ItemWriter {
 
   // element stack: names back to back in `names`, each element's name start, context and line
   private depth = 0;
-  private names: Uint8Array = new Uint8Array(4096);
+  private names: Uint8Array = Buffer.alloc(4096);
   private namesLen = 0;
   private nameBegin = 0;
   private nameStart = new Int32Array(256);
@@ -178,7 +178,7 @@ export class CatalogueParser extends ItemWriter {
 
   // the start tag being read
   private hadSpace = false;
-  private attrNames: Uint8Array = new Uint8Array(256);
+  private attrNames: Uint8Array = Buffer.alloc(256);
   private attrLen = 0;
   private attrBegin = 0;
   private readonly attrStarts: number[] = [];
@@ -209,11 +209,13 @@ export class CatalogueParser extends ItemWriter {
   }
 
   /** Feeds the next chunk of (decompressed) input. Throws ConversionError when the file fails. */
-  write(chunk: Uint8Array): void {
+  write(input: Uint8Array): void {
+    // One array type everywhere keeps the hot loops monomorphic (Transform hands us Buffers anyway).
+    const chunk = Buffer.isBuffer(input)
+      ? input
+      : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     if (!this.headDone) {
-      const head = new Uint8Array(this.head.length + chunk.length);
-      head.set(this.head);
-      head.set(chunk, this.head.length);
+      const head = Buffer.concat([this.head, chunk]);
       if (head.length < 3) {
         this.head = head;
         return;
@@ -383,8 +385,22 @@ export class CatalogueParser extends ItemWriter {
       while (this.state === S_TEXT && i < n && buf[i] !== 0x3c);
     }
     if (this.state !== S_TEXT || i >= n) return i;
-    this.state = S_LT; // buf[i] is '<'
+    // buf[i] is '<'. Go straight on into the common tags (saves a trip through run() per tag).
     this.tagLine = this.line;
+    if (i + 1 < n) {
+      const b = buf[i + 1]!;
+      if (b === 0x2f && this.depth > 0) {
+        this.cmpPos = this.nameStart[this.depth]!;
+        this.state = S_END_NAME;
+        return this.endName(buf, i + 2, n);
+      }
+      if (NAME_CLASS[b] === 1 && this.rootState !== 2) {
+        this.nameBegin = this.namesLen;
+        this.state = S_START_NAME;
+        return this.startName(buf, i + 1, n);
+      }
+    }
+    this.state = S_LT;
     return i + 1;
   }
 
@@ -1018,6 +1034,20 @@ export class CatalogueParser extends ItemWriter {
     const names = this.names;
     const end = this.namesLen;
     let p = this.cmpPos;
+    // Fast path: the whole name is in this chunk, followed by '>'.
+    if (i + (end - p) < n) {
+      let q = i;
+      while (p < end && names[p] === buf[q]) {
+        p++;
+        q++;
+      }
+      if (p === end && buf[q] === 0x3e) {
+        this.closeElement();
+        this.state = S_TEXT;
+        return q + 1;
+      }
+      p = this.cmpPos;
+    }
     for (; i < n; i++) {
       const b = buf[i]!;
       if (p < end && names[p] === b) {
