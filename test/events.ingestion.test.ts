@@ -4,6 +4,7 @@
  * the token, and EVENTS=off.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -68,6 +69,32 @@ describe('event ingestion as serve runs it', () => {
     await s3.send(new HeadObjectCommand({ Bucket: config.targetBucket, Key: outputKeyFor(key) }));
     expect(await scansOf(service)).toEqual(['startup']);
     expect(await ingestion.readinessChecks[0]!.check()).toBeUndefined();
+  });
+
+  it('embedded default: a taken EMBEDDED_SQS_PORT is a configuration error naming it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ft-ingest-port-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => blocker.close(r)));
+    const taken = (blocker.address() as AddressInfo).port;
+    const config = loadConfig({
+      envFile: null,
+      cwd: dir,
+      env: {
+        DATA_DIR: join(dir, 'data'),
+        EMBEDDED_S3_PORT: '0',
+        EMBEDDED_SQS_PORT: String(taken),
+        LOG_LEVEL: 'warn',
+      },
+    });
+    const service = createService(config, { logger });
+    cleanups.push(() => service.stop({ graceMs: 1000 }));
+    await service.start();
+    await expect(startEventIngestion(service, service.config, logger)).rejects.toMatchObject({
+      name: 'ConfigError',
+      variable: 'EMBEDDED_SQS_PORT',
+    });
   });
 
   describe('against a service on s3rver', () => {

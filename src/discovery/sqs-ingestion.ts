@@ -58,6 +58,12 @@ export async function startEventIngestion(
       bucket: config.sourceBucket,
       port: config.embeddedSqsPort,
       logger,
+    }).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
+      throw new ConfigError(
+        'EMBEDDED_SQS_PORT',
+        `port ${config.embeddedSqsPort} is in use; set another port (0 = any free port)`,
+      );
     });
     connection = embedded;
   } else if (config.sqsQueueUrl) {
