@@ -38,8 +38,8 @@ describe('scan over more than one page', () => {
     expect(finished!.recorded).toBe(2);
     expect((await waitForFile(t.service, 'feed/z-1.xml')).state).toBe('done');
     expect(await t.service.getFileVersions('elsewhere/z-3.xml')).toEqual([]);
-    expect(Number((await t.service.metrics.scanObjectsListedTotal.get()).values[0]?.value)).toBeGreaterThanOrEqual(
-      1052,
-    );
+    expect(
+      Number((await t.service.metrics.scanObjectsListedTotal.get()).values[0]?.value),
+    ).toBeGreaterThanOrEqual(1052);
   });
 });
