@@ -1266,9 +1266,10 @@ export class CatalogueParser extends ItemWriter {
     const lower = this.piTarget.toLowerCase();
     this.piXml = false;
     if (lower !== 'xml') return;
-    if (this.piTarget !== 'xml' || !this.piAtStart) {
+    if (this.piTarget !== 'xml')
+      this.fail(`${NOT_WF}processing instruction target '${this.piTarget}' is reserved`);
+    if (!this.piAtStart)
       this.fail(`${NOT_WF}the XML declaration is only allowed at the very start of the file`);
-    }
     this.piXml = true;
     this.piText = '';
   }
