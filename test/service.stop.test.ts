@@ -6,20 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLedger } from '../src/ledger/index.js';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject, startTestService, waitFor, waitForFile } from './support/service.js';
-
-/** A catalogue big enough (~30 MB) that its conversion is still running when we stop. */
-function bigCatalogue(items: number): Buffer {
-  const parts = ['<items>\n'];
-  for (let i = 0; i < items; i++) {
-    parts.push(
-      `<item id="${i}"><category>Category ${i % 50}</category><description>Description of product ${i}</description>` +
-        `<images><image type="1" url="https://img.test/${i}_1.jpg"/><image type="2" url="https://img.test/${i}_2.jpg"/></images>` +
-        `<prices><price><currency>EUR</currency><value>${i}.95</value></price></prices></item>\n`,
-    );
-  }
-  parts.push('</items>\n');
-  return Buffer.from(parts.join(''));
-}
+import { smallCatalogue } from './support/small-catalogue.js';
 
 describe('graceful stop', () => {
   let s3: TestS3;
@@ -35,7 +22,7 @@ describe('graceful stop', () => {
 
   it('gives an unfinished conversion back as pending, with nothing visible, and the next start converts it', async () => {
     const first = await startTestService({ endpoint: s3.endpoint, dataDir });
-    const etag = await putObject(first.s3, 'xml-bucket', 'big.xml', bigCatalogue(120_000));
+    const etag = await putObject(first.s3, 'xml-bucket', 'big.xml', smallCatalogue(1, 120_000));
     await first.service.recordVersions([{ bucket: 'xml-bucket', key: 'big.xml', etag }], 'api');
     await waitFor(async () => (await first.service.getFileVersions('big.xml'))[0]?.state === 'processing');
     await first.service.stop({ graceMs: 0 });

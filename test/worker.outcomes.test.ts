@@ -12,6 +12,7 @@ import {
   type TestService,
   waitForFile,
 } from './support/service.js';
+import { smallCatalogue } from './support/small-catalogue.js';
 
 const item = (id: string) =>
   `<items><item id="${id}"><category>c</category><description>d</description></item></items>`;
@@ -110,6 +111,27 @@ describe('transient failures', () => {
     } finally {
       await t.close();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a failing upload', () => {
+  it('is a retryable failure that tears the conversion down instead of stalling it', async () => {
+    // No target bucket: the multipart upload (the output is over one 8 MiB part) fails after the
+    // converter has started, which must stop the converter and the download, not leave them waiting.
+    const s3 = await startS3rver(['xml-bucket']);
+    const t = await startTestService({ endpoint: s3.endpoint, env: { MAX_ATTEMPTS: '2' } });
+    try {
+      const etag = await putObject(t.s3, 'xml-bucket', 'big.xml', smallCatalogue(1, 100_000));
+      await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'big.xml', etag }], 'api');
+      const row = await waitForFile(t.service, 'big.xml', ['failed', 'done'], 60_000);
+      expect(row.state).toBe('failed');
+      expect(row.attempts).toBe(2);
+      expect(row.error).toMatch(/gave up after 2 attempts: target bucket/);
+      expect((await t.service.metrics.retriesTotal.get()).values[0]?.value).toBe(1);
+    } finally {
+      await t.close();
+      await s3.close();
     }
   });
 });

@@ -140,12 +140,22 @@ async function convert(
     gzip: 'auto',
   });
 
-  // Errors of the source body (a reset mid-download) are transient; they must not be mistaken for
-  // the converter's verdict on the file, so they are kept apart.
-  let sourceError: unknown = null;
-  source.on('error', (err) => {
-    sourceError ??= err;
-    stream.destroy(err);
+  // Three parts can fail: the source body (a reset mid-download: transient), the converter (its
+  // verdict on the file: final), the upload (classified like any S3 error). Whichever fails first is the
+  // cause; the others are then torn down so nothing waits forever on a stalled stream, and their
+  // secondary errors (the converter reports "aborted" when destroyed) are not mistaken for the cause.
+  let failure: { part: 'source' | 'converter' | 'upload'; error: unknown } | null = null;
+  const tearDown = () => {
+    source.destroy();
+    stream.destroy();
+  };
+  source.on('error', (error) => {
+    failure ??= { part: 'source', error };
+    stream.destroy();
+  });
+  stream.on('error', (error) => {
+    failure ??= { part: 'converter', error };
+    source.destroy();
   });
   source.pipe(stream);
   const onAbort = () => source.destroy(new TransientError('conversion aborted'));
@@ -173,13 +183,24 @@ async function convert(
     queueSize: UPLOAD_QUEUE_SIZE,
     leavePartsOnError: false,
   });
-  const [uploaded, result] = await Promise.allSettled([upload.done(), report]);
+  const uploading = upload.done().catch((error: unknown) => {
+    failure ??= { part: 'upload', error };
+    tearDown();
+    throw error;
+  });
+  const [uploaded, result] = await Promise.allSettled([uploading, report]);
   signal.removeEventListener('abort', onAbort);
   const rep: ConversionReport | null = result.status === 'fulfilled' ? result.value : null;
+  const cause = failure as { part: 'source' | 'converter' | 'upload'; error: unknown } | null;
 
-  if (sourceError !== null) {
+  if (cause?.part === 'source') {
     await upload.abort().catch(() => {});
-    throw toTransformerError(sourceError);
+    throw toTransformerError(cause.error);
+  }
+  if (cause?.part === 'upload') {
+    const e = toTransformerError(cause.error);
+    // A 404 while writing means the target bucket is missing, not that the source is gone.
+    throw e instanceof ObjectGoneError ? new TransientError(`target bucket: ${e.message}`, e) : e;
   }
   if (rep?.error) {
     // The file fails as a whole: nothing may be visible. A failed stream aborts the upload; if the store
@@ -200,11 +221,7 @@ async function convert(
       },
     };
   }
-  if (uploaded.status === 'rejected') {
-    const e = toTransformerError(uploaded.reason);
-    // A 404 while writing means the target bucket is missing, not that the source is gone.
-    throw e instanceof ObjectGoneError ? new TransientError(`target bucket: ${e.message}`, e) : e;
-  }
+  if (uploaded.status === 'rejected') throw toTransformerError(uploaded.reason);
   if (!rep) throw new PermanentError('the converter gave no report');
 
   ctx.metrics.itemsWrittenTotal.inc(rep.itemsWritten);
