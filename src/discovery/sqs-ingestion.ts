@@ -91,6 +91,7 @@ export async function startEventIngestion(
       await source.start();
     }
   } catch (err) {
+    await source?.stop();
     await embedded?.stop();
     throw explainStartFailure(err, config);
   }
