@@ -247,8 +247,10 @@ export class SqsEventSource {
       metrics.sqsMessagesTotal.inc({ event: 'deleted' });
       if (parsed.testEvent) this.log.info({ messageId }, 's3 test event acknowledged');
     } catch (err) {
-      // The ledger or SQS failed: the message stays and comes back after a short delay.
+      // The ledger or SQS failed: the message stays and comes back after a short delay (or, on its
+      // last receive, goes to the DLQ like an unusable one; the scan still finds its files).
       metrics.sqsMessagesTotal.inc({ event: 'failed' });
+      if (this.isLastReceive(receiveCount)) metrics.sqsMessagesTotal.inc({ event: 'redrive' });
       this.log.warn({ err, messageId, receiveCount }, 'sqs message not handled; it will be received again');
       stopHeartbeat();
       await this.setVisibility(message, Math.min(this.visibilitySeconds, 2 * receiveCount)).catch(() => {});
@@ -260,7 +262,7 @@ export class SqsEventSource {
   private leaveForRedrive(messageId: string, receiveCount: number, reason: string): void {
     const { metrics } = this.options;
     metrics.sqsMessagesTotal.inc({ event: 'failed' });
-    const last = this.maxReceiveCount !== null && receiveCount >= this.maxReceiveCount;
+    const last = this.isLastReceive(receiveCount);
     if (last) metrics.sqsMessagesTotal.inc({ event: 'redrive' });
     this.log.error(
       { messageId, receiveCount, maxReceiveCount: this.maxReceiveCount, reason },
@@ -268,6 +270,11 @@ export class SqsEventSource {
         ? 'sqs message cannot be used; left for the dead-letter queue (last receive)'
         : 'sqs message cannot be used; left in the queue for its redrive policy',
     );
+  }
+
+  /** After this receive the queue's redrive policy moves the message to the dead-letter queue. */
+  private isLastReceive(receiveCount: number): boolean {
+    return this.maxReceiveCount !== null && receiveCount >= this.maxReceiveCount;
   }
 
   /** Renews the message's invisibility until the returned function is called. */
