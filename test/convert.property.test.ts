@@ -13,9 +13,12 @@ import {
   cutAt,
   type ExpectedOutcome,
   expectedOutcome,
+  type GenItem,
+  itemArb,
   type RenderedCatalogue,
   renderCatalogue,
   styleArb,
+  textArb,
 } from './support/catalogue.js';
 
 /** Cut points as fractions of the input length, so they shrink independently of the catalogue. */
@@ -30,12 +33,24 @@ function cutsFor(bytes: Uint8Array, fractions: number[]): Uint8Array[] {
 
 type Result = Awaited<ReturnType<typeof convertChunks>>;
 
+/** Byte-for-byte comparison that reports where the texts part (outputs may be megabytes). */
+function expectSameText(actual: string, expected: string): void {
+  if (actual === expected) return;
+  let at = 0;
+  while (at < actual.length && actual[at] === expected[at]) at++;
+  const around = (s: string) => JSON.stringify(s.slice(Math.max(0, at - 60), at + 60));
+  throw new Error(
+    `output differs at character ${at} (lengths ${actual.length} vs ${expected.length}):\n` +
+      `  actual:   ${around(actual)}\n  expected: ${around(expected)}`,
+  );
+}
+
 function expectConverted(result: Result, expected: ExpectedOutcome, rendered: RenderedCatalogue): void {
   const { json, report } = result;
   expect(report.error).toBeNull();
   expect(json).not.toBeNull();
+  expectSameText(json!, expected.json);
   expect(JSON.parse(json!)).toEqual(expected.products);
-  expect(json).toBe(expected.json);
   expect(report.itemsSeen).toBe(expected.itemsSeen);
   expect(report.itemsWritten).toBe(expected.itemsWritten);
   expect(report.itemsRejected).toBe(expected.itemsRejected);
@@ -60,7 +75,7 @@ describe('convertChunks on generated catalogues', () => {
         });
         expectConverted(result, expectedOutcome(catalogue), rendered);
       }),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
   });
 
@@ -73,7 +88,7 @@ describe('convertChunks on generated catalogues', () => {
         });
         expectConverted(result, expectedOutcome(catalogue), rendered);
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 
@@ -86,7 +101,7 @@ describe('convertChunks on generated catalogues', () => {
         });
         expectConverted(result, expectedOutcome(catalogue), rendered);
       }),
-      { numRuns: 100 },
+      { numRuns: 150 },
     );
   });
 
@@ -108,7 +123,50 @@ describe('convertChunks on generated catalogues', () => {
           expect(result.report.error!.line).toBe(rendered.itemLines[first.index]);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 300 },
+    );
+  });
+
+  it('handles values, items and outputs larger than its internal buffers', async () => {
+    // Descriptions up to ~150 KB, image types up to 100,000 (a long run of null slots), 1 KB URLs: values
+    // cross the converter's scratch growth and the output crosses its flush size many times.
+    const bigText = fc
+      .tuple(textArb, fc.integer({ min: 1, max: 20_000 }))
+      .map(([t, n]) => (t === '' ? 'x' : t).repeat(n).slice(0, 150_000))
+      // Never cut a surrogate pair; never start or end with whitespace (see catalogue.ts).
+      .map((t) => t.replace(/[\uD800-\uDBFF]$/, '').replace(/^[\s\uFEFF]+|[\s\uFEFF]+$/gu, ''));
+    const bigCatalogue = fc.integer({ min: 1, max: 100_000 }).chain((maxImageType) =>
+      fc
+        .array(fc.tuple(itemArb(maxImageType), bigText, fc.integer({ min: 1, max: maxImageType })), {
+          minLength: 1,
+          maxLength: 8,
+        })
+        .map((raw) => ({
+          maxImageType,
+          items: raw.map(([item, text, highType], i): GenItem => {
+            const id = item.id !== null && item.id.trim() !== '' ? `${item.id}#${i}` : item.id;
+            const images = item.images ?? [];
+            const addHigh = item.rejectAs === null && !images.some((img) => Number(img.type) === highType);
+            return {
+              ...item,
+              id,
+              description: item.description === null ? null : text,
+              images: addHigh
+                ? [...images, { type: String(highType), url: `https://big/${'u'.repeat(1000)}` }]
+                : item.images,
+            };
+          }),
+        })),
+    );
+    await fc.assert(
+      fc.asyncProperty(bigCatalogue, styleArb, cutFractions, async (catalogue, style, fractions) => {
+        const rendered = renderCatalogue(catalogue, style);
+        const result = await convertChunks(cutsFor(rendered.bytes, fractions), {
+          maxImageType: catalogue.maxImageType,
+        });
+        expectConverted(result, expectedOutcome(catalogue), rendered);
+      }),
+      { numRuns: 12 },
     );
   });
 
