@@ -226,6 +226,13 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
           host: '127.0.0.1',
           port: cfg.embeddedS3Port,
           buckets,
+        }).catch((err: unknown) => {
+          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+          throw new ConfigError(
+            'EMBEDDED_S3_PORT',
+            `expected a free port, but 127.0.0.1:${cfg.embeddedS3Port} is in use (another serve on this machine? ` +
+              'EMBEDDED_S3_PORT=0 picks any free port)',
+          );
         });
         cfg.s3.endpoint = embeddedS3.endpoint;
         cfg.s3.credentials ??= { ...S3RVER_CREDENTIALS };

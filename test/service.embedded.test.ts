@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,5 +83,26 @@ describe('`serve` on embedded defaults, as a user starts it', () => {
     expect(lines).toEqual([
       expect.stringMatching(/^file-transformer: configuration error: number_of_hours: expected/),
     ]);
+  });
+
+  it('explains a busy embedded S3 port instead of crashing', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const port = String((busy.address() as AddressInfo).port);
+      const { code, stderr } = await runCli(
+        ['serve'],
+        { DATA_DIR: 'data-busy', EMBEDDED_S3_PORT: port },
+        cwd,
+      );
+      expect(code).toBe(2);
+      expect(stderr).toMatch(
+        new RegExp(
+          `configuration error: EMBEDDED_S3_PORT: expected a free port, but 127.0.0.1:${port} is in use`,
+        ),
+      );
+    } finally {
+      await new Promise((r) => busy.close(r));
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import S3rver from 's3rver';
 import { installS3rverDesShim } from './s3rver-shim.js';
 
@@ -31,6 +32,9 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
   installS3rverDesShim();
   await mkdir(options.directory, { recursive: true });
   const host = options.host ?? '127.0.0.1';
+  // s3rver does not report listen errors (the http server's `error` goes unhandled and kills the
+  // process), so a busy port is detected here first and rejected with EADDRINUSE.
+  if (options.port) await assertPortFree(host, options.port);
   const server = new S3rver({
     address: host,
     port: options.port ?? 0,
@@ -57,4 +61,12 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
       await done;
     },
   };
+}
+
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
