@@ -80,6 +80,15 @@ test('metrics are Prometheus text with the ledger gauge refreshed at scrape', as
   expect(text).toMatch(/^file_transformer_items_written_total 17$/m);
 });
 
+test('stats count the ledger rows by state', async () => {
+  const res = await api.call('GET', '/api/stats');
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({
+    files: { pending: 0, processing: 0, done: 6, failed: 1, skipped: 0, gone: 0 },
+    total: 7,
+  });
+});
+
 test('schedule can be read and changed', async () => {
   const before = await json<{ intervalHours: number | null }>(api.call('GET', '/api/schedule'));
   expect(before.intervalHours).toBe(3);
@@ -200,6 +209,7 @@ test('OpenAPI is served at /docs', async () => {
   const spec = await json<{ openapi: string; paths: Record<string, unknown> }>(api.call('GET', '/docs/json'));
   expect(spec.openapi).toMatch(/^3\./);
   for (const path of [
+    '/api/stats',
     '/health/ready',
     '/metrics',
     '/api/schedule',

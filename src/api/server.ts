@@ -17,12 +17,14 @@ import Fastify, {
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installAuth } from './auth.js';
+import { dashboardRoutes } from './dashboard.js';
 import { apiErrorSchema, installErrorHandling } from './errors.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
 import { metricsRoutes } from './metrics.js';
 import { scanRoutes } from './scans.js';
 import { scheduleRoutes } from './schedule.js';
+import { statsRoutes } from './stats.js';
 import type { ServiceApi } from './types.js';
 
 export type ApiPlugin = FastifyPluginAsync<{ service: ServiceApi }>;
@@ -74,18 +76,22 @@ export async function buildApi(service: ServiceApi, options: ApiOptions = {}): P
   await app.register(scheduleRoutes, { service });
   await app.register(scanRoutes, { service });
   await app.register(fileRoutes, { service });
+  await app.register(statsRoutes, { service });
+  await app.register(dashboardRoutes);
   for (const plugin of options.plugins ?? []) await app.register(plugin, { service });
 
   await app.ready();
   return app;
 }
 
-/** Probes and scrapes arrive every few seconds: logged at debug so they do not drown the rest. */
-const QUIET = /^\/(health\/|metrics$|docs)/;
-
+/**
+ * Successful reads (probes, scrapes, the dashboard's polling) arrive every few seconds: logged at
+ * debug so they do not drown the rest; changes and failures at info.
+ */
 function installRequestLog(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
-    const level = QUIET.test(request.url) && reply.statusCode < 500 ? 'debug' : 'info';
+    const quiet = (request.method === 'GET' || request.method === 'HEAD') && reply.statusCode < 400;
+    const level = quiet ? 'debug' : 'info';
     request.log[level](
       {
         method: request.method,

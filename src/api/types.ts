@@ -39,6 +39,8 @@ export interface ServiceApi {
   reprocess(key: string): Promise<unknown> | unknown;
   getSchedule(): Promise<object> | object;
   setSchedule(setting: ScheduleSetting): Promise<object | undefined> | object | undefined;
+  /** Ledger rows by state (GET /api/stats, the dashboard). */
+  readonly ledger: { countByState(): Promise<Record<FileState, number>> };
   /** The registry rendered at GET /metrics. */
   readonly metrics: { readonly registry: Registry };
   /** Called before each scrape so gauges that mirror the ledger are current. */
