@@ -226,6 +226,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
           host: '127.0.0.1',
           port: cfg.embeddedS3Port,
           buckets,
+          credentials: cfg.s3.credentials,
         }).catch((err: unknown) => {
           if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
           throw new ConfigError(

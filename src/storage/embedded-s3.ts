@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import S3rver from 's3rver';
+import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
 import { installS3rverDesShim } from './s3rver-shim.js';
 
 /** s3rver checks only the access key id; these are its public defaults, safe to log. */
@@ -13,6 +14,8 @@ export interface EmbeddedS3Options {
   /** 0 picks a free port. */
   port?: number;
   buckets: string[];
+  /** A key pair s3rver accepts in addition to its default S3RVER/S3RVER. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface EmbeddedS3 {
@@ -30,6 +33,9 @@ export interface EmbeddedS3 {
 /** Starts a real s3rver (files on disk) with the given buckets; used by the embedded default and tests. */
 export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<EmbeddedS3> {
   installS3rverDesShim();
+  if (options.credentials) {
+    DUMMY_ACCOUNT.createKeyPair(options.credentials.accessKeyId, options.credentials.secretAccessKey);
+  }
   await mkdir(options.directory, { recursive: true });
   const host = options.host ?? '127.0.0.1';
   // s3rver does not report listen errors (the http server's `error` goes unhandled and kills the

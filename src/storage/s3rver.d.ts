@@ -23,3 +23,8 @@ declare module 's3rver' {
   }
   export default S3rver;
 }
+
+/** s3rver's account registry: the dummy account holds the key pairs it accepts (S3RVER/S3RVER). */
+declare module 's3rver/lib/models/account.js' {
+  export const DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
+}
