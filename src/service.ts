@@ -115,7 +115,7 @@ export interface Service {
   recordVersions(versions: ObjectVersion[], discoveredBy: DiscoveredBy): Promise<number>;
   /** Claim now instead of at the next poll. */
   wake(): void;
-  /** Resolves when nothing is pending (due or in backoff) or processing. */
+  /** Resolves when no scan of this service is running and nothing is pending (due or in backoff) or processing. */
   drain(): Promise<void>;
 
   /** Ledger, source bucket, target bucket (and report bucket if separate). */
@@ -407,6 +407,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
     },
     async drain() {
       const l = need(ledger, 'the ledger');
+      await scanner?.settled();
       for (;;) {
         const counts = await l.countByState();
         if (counts.pending === 0 && counts.processing === 0 && (pool?.inFlight ?? 0) === 0) return;

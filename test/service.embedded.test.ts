@@ -3,8 +3,9 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
 import { convertChunks } from '../src/convert/index.js';
-import { packageRoot } from '../src/service.js';
+import { createService, packageRoot } from '../src/service.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { runCli, startCli } from './support/cli.js';
 import { getObjectWithMetadata, waitFor } from './support/service.js';
@@ -42,11 +43,13 @@ describe('`serve` on embedded defaults, as a user starts it', () => {
         credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       });
       try {
-        const out = await waitFor(
-          () => getObjectWithMetadata(s3, 'json-bucket', 'test-file.xml.json').catch(() => null),
+        // s3rver (unlike S3) shows an object while it is being written: read it once the service says done.
+        await waitFor(
+          () => cli.events.find((e) => e.msg === 'file done' && e.key === 'test-file.xml'),
           30_000,
-          'test-file.xml.json',
+          'test-file.xml to be converted',
         );
+        const out = await getObjectWithMetadata(s3, 'json-bucket', 'test-file.xml.json');
         // The converter's own output for the sample (its correctness is test/convert.sample.test.ts),
         // and the two points where the predecessor was wrong.
         const sample = await readFile(join(packageRoot(), 'samples', 'seed-sample.xml'));
@@ -103,6 +106,31 @@ describe('`serve` on embedded defaults, as a user starts it', () => {
       );
     } finally {
       await new Promise((r) => busy.close(r));
+    }
+  });
+
+  it('lets the embedded s3rver accept a key pair set in the environment', async () => {
+    const config = loadConfig({
+      envFile: null,
+      cwd,
+      env: {
+        DATA_DIR: 'data-creds',
+        EMBEDDED_S3_PORT: '0',
+        EVENTS: 'off',
+        LOG_LEVEL: 'silent',
+        AWS_ACCESS_KEY_ID: 'local-dev-key',
+        AWS_SECRET_ACCESS_KEY: 'local-dev-secret',
+      },
+    });
+    const service = createService(config);
+    await service.start();
+    try {
+      await service.drain();
+      const [row] = await service.getFileVersions('test-file.xml');
+      expect(row).toMatchObject({ state: 'done', itemsWritten: 2 });
+      expect(service.config.s3.credentials?.accessKeyId).toBe('local-dev-key');
+    } finally {
+      await service.stop();
     }
   });
 });

@@ -13,7 +13,8 @@ import { type ScanDeps, scanSourceBucket } from './scan.js';
 export class Scanner {
   private running: { id: number; done: Promise<void> } | null = null;
   private queued: { record: ScanRecord; done: Promise<void> } | null = null;
-  private readonly finished = new Map<number, Promise<void>>();
+  /** Scans not yet ended, by id (removed when they end). */
+  private readonly unfinished = new Map<number, Promise<void>>();
   private readonly controller = new AbortController();
   private stopped = false;
 
@@ -36,7 +37,7 @@ export class Scanner {
     const record = await this.deps.ledger.createScan(trigger, this.deps.owner);
     if (!this.running) {
       this.running = { id: record.id, done: this.run(record.id) };
-      this.finished.set(record.id, this.running.done);
+      this.track(record.id, this.running.done);
       return record;
     }
     const previous = this.running.done;
@@ -47,20 +48,30 @@ export class Scanner {
       return this.running.done;
     });
     this.queued = { record, done };
-    this.finished.set(record.id, done);
+    this.track(record.id, done);
     return record;
   }
 
   /** Resolves when the scan has ended (done or failed); immediately for unknown ids. */
   async wait(id: number): Promise<void> {
-    await this.finished.get(id);
+    await this.unfinished.get(id);
+  }
+
+  /** Resolves when no scan of this process is queued or running. */
+  async settled(): Promise<void> {
+    while (this.unfinished.size > 0) await Promise.allSettled([...this.unfinished.values()]);
+  }
+
+  private track(id: number, done: Promise<void>): void {
+    this.unfinished.set(id, done);
+    done.finally(() => this.unfinished.delete(id)).catch(() => {});
   }
 
   /** Aborts the running listing; a queued scan does not start. Their rows are marked failed. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.controller.abort();
-    await Promise.allSettled([...this.finished.values()]);
+    await this.settled();
     if (this.queued)
       await this.deps.ledger.finishScan(this.queued.record.id, zero, 'cancelled: the service stopped');
   }
