@@ -106,14 +106,18 @@ export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceA
     return typeof queued === 'object' ? queued : { key, queued: true };
   }
 
+  const keyNote =
+    'The key URL-encoded as one path segment (`in%2Fa.xml`); its slashes may also be sent raw (`in/a.xml`).';
   const getSchema = {
     tags: ['files'],
     summary: 'Every version of one key: state, attempts, timings, counts, error and report',
+    description: keyNote,
     response: { 200: versionsSchema, 404: { $ref: 'ApiError#' } },
   };
   const reprocessSchema = {
     tags: ['files'],
     summary: 'Convert the latest version of a key again',
+    description: keyNote,
     security: [{ bearer: [] }],
     response: {
       202: { type: 'object', additionalProperties: true, properties: { key: { type: 'string' } } },
@@ -132,7 +136,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceA
     {
       schema: {
         ...getSchema,
-        summary: "Same as /api/files/{key}, with the key's slashes left raw",
+        // Documented under /api/files/{key}: the same route with the key's slashes left raw.
+        hide: true,
         params: wildcardParamsSchema,
       },
     },
@@ -149,7 +154,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceA
     {
       schema: {
         ...reprocessSchema,
-        summary: "Same as /api/files/{key}/reprocess, with the key's slashes left raw",
+        hide: true,
         params: wildcardParamsSchema,
       },
     },

@@ -2,9 +2,9 @@
  * The HTTP API: `buildApi(service, options)` assembles a Fastify instance (not yet listening) from one
  * plugin per concern; `listen(app, ...)` starts it, refusing a non-loopback address without a token.
  *
- * Plugins of other parts register through `options.plugins` (see /work/notes/integration.md): each is
- * a Fastify plugin receiving `{ service }`; it may push readiness checks onto `app.readinessChecks`
- * and opt a route out of bearer auth with `config: { auth: false }`.
+ * Plugins of other parts register through `options.plugins` (docs/api.md, "Extending"): each is a
+ * Fastify plugin receiving `{ service }`; it may push readiness checks onto `app.readinessChecks` and
+ * opt a route out of bearer auth with `config: { auth: false }`.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
