@@ -11,16 +11,29 @@ import type { ReportBuilder } from './report.js';
 /** Output is handed on in pieces of about this size (few, big pushes; memory stays small). */
 const OUT_FLUSH = 256 * 1024;
 
-const P_ID = ascii('{"product_id":"');
-const P_CAT = ascii('","product_category":"');
-const P_DESC = ascii('","product_description":"');
-const P_IMAGES = ascii('","product_images":{');
-const P_PRICES = ascii('},"prices":[');
-const P_END = ascii(']}');
-const P_CUR = ascii('{"currency":"');
-const P_VAL = ascii('","value":"');
-const P_PRICE_END = ascii('"}');
-const P_NULL = ascii('null');
+/** A piece of constant output with a DataView on it, for word-at-a-time copies (see `put`). */
+interface Bytes {
+  bytes: Uint8Array;
+  view: DataView;
+}
+
+const viewOf = (bytes: Uint8Array): DataView =>
+  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const piece = (s: string): Bytes => {
+  const bytes = ascii(s);
+  return { bytes, view: viewOf(bytes) };
+};
+
+const P_ID = piece('{"product_id":"');
+const P_CAT = piece('","product_category":"');
+const P_DESC = piece('","product_description":"');
+const P_IMAGES = piece('","product_images":{');
+const P_PRICES = piece('},"prices":[');
+const P_END = piece(']}');
+const P_CUR = piece('{"currency":"');
+const P_VAL = piece('","value":"');
+const P_PRICE_END = piece('"}');
+const P_NULL = piece('null');
 
 export interface ItemRules {
   strict: boolean;
@@ -30,6 +43,7 @@ export interface ItemRules {
 export class ItemWriter {
   // --- scratch: the current item's values, JSON-escaped, without quotes ---
   protected scratch: Uint8Array = Buffer.alloc(64 * 1024);
+  private scratchView = viewOf(this.scratch);
   protected sLen = 0;
   /** Where the value being captured starts, and where its last non-whitespace byte ends (for trimming). */
   protected capStart = 0;
@@ -71,8 +85,9 @@ export class ItemWriter {
 
   // --- output ---
   private out: Buffer = Buffer.allocUnsafe(OUT_FLUSH + 64 * 1024);
+  private outView = viewOf(this.out);
   private outLen = 0;
-  private readonly imageKeys: Uint8Array[] = [];
+  private readonly imageKeys: Bytes[] = [];
 
   protected line = 1;
 
@@ -90,8 +105,10 @@ export class ItemWriter {
   }
 
   protected ensureScratch(extra: number): void {
-    if (this.sLen + extra > this.scratch.length)
+    if (this.sLen + extra > this.scratch.length) {
       this.scratch = grow(this.scratch, this.sLen, this.sLen + extra);
+      this.scratchView = viewOf(this.scratch);
+    }
   }
 
   /** The JS string for a captured, JSON-escaped range (only for reports, never on the hot path). */
@@ -281,6 +298,7 @@ export class ItemWriter {
     if (this.outLen === 0) return;
     this.emit(this.out.subarray(0, this.outLen));
     this.out = Buffer.allocUnsafe(OUT_FLUSH + 64 * 1024);
+    this.outView = viewOf(this.out);
     this.outLen = 0;
   }
 
@@ -289,13 +307,14 @@ export class ItemWriter {
       const next = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.outLen + extra));
       this.out.copy(next, 0, 0, this.outLen);
       this.out = next;
+      this.outView = viewOf(next);
     }
   }
 
-  private imageKey(type: number): Uint8Array {
+  private imageKey(type: number): Bytes {
     let key = this.imageKeys[type];
     if (key === undefined) {
-      key = ascii(`${type > 1 ? ',' : ''}"image_${type}":`);
+      key = piece(`${type > 1 ? ',' : ''}"image_${type}":`);
       this.imageKeys[type] = key;
     }
     return key;
@@ -305,54 +324,66 @@ export class ItemWriter {
     // Upper bound of the bytes this item needs: its values plus the fixed keys and punctuation.
     this.ensureOut(this.sLen * 2 + 256 + this.imgMax * 24 + this.priceCount * 40);
     const out = this.out;
+    const ov = this.outView;
     const s = this.scratch;
+    const sv = this.scratchView;
     let o = this.outLen;
     if (this.report.report.itemsWritten > 0) out[o++] = 0x2c;
-    o = put(out, o, P_ID, 0, P_ID.length);
-    o = put(out, o, s, this.idS, this.idE);
-    o = put(out, o, P_CAT, 0, P_CAT.length);
-    if (this.catCount > 0) o = put(out, o, s, this.catS, this.catE);
-    o = put(out, o, P_DESC, 0, P_DESC.length);
-    if (this.descCount > 0) o = put(out, o, s, this.descS, this.descE);
-    o = put(out, o, P_IMAGES, 0, P_IMAGES.length);
+    o = putPiece(ov, out, o, P_ID);
+    o = put(ov, out, o, sv, s, this.idS, this.idE);
+    o = putPiece(ov, out, o, P_CAT);
+    if (this.catCount > 0) o = put(ov, out, o, sv, s, this.catS, this.catE);
+    o = putPiece(ov, out, o, P_DESC);
+    if (this.descCount > 0) o = put(ov, out, o, sv, s, this.descS, this.descE);
+    o = putPiece(ov, out, o, P_IMAGES);
     for (let t = 1; t <= this.imgMax; t++) {
-      const key = this.imageKey(t);
-      o = put(out, o, key, 0, key.length);
+      o = putPiece(ov, out, o, this.imageKey(t));
       const us = this.imgUrlS[t]!;
-      if (us < 0) o = put(out, o, P_NULL, 0, 4);
+      if (us < 0) o = putPiece(ov, out, o, P_NULL);
       else {
         out[o++] = 0x22;
-        o = put(out, o, s, us, this.imgUrlE[t]!);
+        o = put(ov, out, o, sv, s, us, this.imgUrlE[t]!);
         out[o++] = 0x22;
       }
     }
-    o = put(out, o, P_PRICES, 0, P_PRICES.length);
+    o = putPiece(ov, out, o, P_PRICES);
     const r = this.priceRanges;
     for (let p = 0; p < this.priceCount; p++) {
       if (p > 0) out[o++] = 0x2c;
-      o = put(out, o, P_CUR, 0, P_CUR.length);
-      o = put(out, o, s, r[p * 4]!, r[p * 4 + 1]!);
-      o = put(out, o, P_VAL, 0, P_VAL.length);
-      o = put(out, o, s, r[p * 4 + 2]!, r[p * 4 + 3]!);
-      o = put(out, o, P_PRICE_END, 0, P_PRICE_END.length);
+      o = putPiece(ov, out, o, P_CUR);
+      o = put(ov, out, o, sv, s, r[p * 4]!, r[p * 4 + 1]!);
+      o = putPiece(ov, out, o, P_VAL);
+      o = put(ov, out, o, sv, s, r[p * 4 + 2]!, r[p * 4 + 3]!);
+      o = putPiece(ov, out, o, P_PRICE_END);
     }
-    o = put(out, o, P_END, 0, P_END.length);
+    o = putPiece(ov, out, o, P_END);
     this.outLen = o;
     if (o >= OUT_FLUSH) this.flushOut();
   }
 }
 
 /**
- * Copies src[s..e) to out at o; returns the new end. Values are short, and a byte loop beats creating
- * a subarray (an allocation) for them; only long ones go native.
+ * Copies src[s..e) to out at o; returns the new end. Four bytes at a time through DataViews (TurboFan
+ * turns those into plain unaligned loads and stores): values are short, so this beats both a byte loop
+ * and a native copy's call overhead. The caller has made room in `out`.
  */
-function put(out: Uint8Array, o: number, src: Uint8Array, s: number, e: number): number {
-  if (e - s > 512) {
-    out.set(src.subarray(s, e), o);
-    return o + (e - s);
-  }
-  for (let k = s; k < e; k++) out[o++] = src[k]!;
+function put(
+  ov: DataView,
+  out: Uint8Array,
+  o: number,
+  sv: DataView,
+  src: Uint8Array,
+  s: number,
+  e: number,
+): number {
+  let k = s;
+  for (; k + 4 <= e; k += 4, o += 4) ov.setUint32(o, sv.getUint32(k));
+  for (; k < e; k++) out[o++] = src[k]!;
   return o;
+}
+
+function putPiece(ov: DataView, out: Uint8Array, o: number, p: Bytes): number {
+  return put(ov, out, o, p.view, p.bytes, 0, p.bytes.length);
 }
 
 /** /^\d+(\.\d+)?$/ over bytes. */
