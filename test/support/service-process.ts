@@ -110,17 +110,35 @@ export async function peakRssMiB(pid: number): Promise<number | null> {
   }
 }
 
-/** Follows a process' VmHWM while it runs (it only grows); `stop()` returns the last value seen. */
-export function trackPeakRss(pid: number): { stop(): number } {
-  let peak = 0;
+/** CPU seconds (user + system) a live process has used so far; null once it has exited. */
+export async function cpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces, so split after its closing paren):
+    // utime and stime are the 14th and 15th fields overall, in clock ticks (100 per second on Linux).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Follows a process while it runs: its peak RSS (VmHWM, which only grows) and the CPU seconds it has
+ * used. `stop()` returns the last values seen (sampled every 100 ms).
+ */
+export function trackProcess(pid: number): { stop(): { peakMiB: number; cpuSeconds: number } } {
+  let peakMiB = 0;
+  let cpu = 0;
   const timer = setInterval(async () => {
-    const v = await peakRssMiB(pid);
-    if (v !== null) peak = Math.max(peak, v);
+    const [rss, used] = await Promise.all([peakRssMiB(pid), cpuSeconds(pid)]);
+    if (rss !== null) peakMiB = Math.max(peakMiB, rss);
+    if (used !== null) cpu = Math.max(cpu, used);
   }, 100);
   return {
     stop() {
       clearInterval(timer);
-      return peak;
+      return { peakMiB, cpuSeconds: cpu };
     },
   };
 }
