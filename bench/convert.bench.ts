@@ -8,7 +8,8 @@
  *
  * Each run is a separate child process (bench/support/convert-child.ts), so the peak RSS is that run's.
  * Env: BENCH_SIZES=10,100 (MB, default 10,100,1000); BENCH_PARSERS=ours,saxes; BENCH_REPEAT=n runs per cell (default 3 up to
- * 100 MB, 1 above), best time reported. MB = 10^6 bytes throughout.
+ * 100 MB, 1 above), best time reported; BENCH_VERIFY=1 also compares the outputs' sha256 (costs time).
+ * MB = 10^6 bytes throughout.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
@@ -88,7 +89,8 @@ async function main(): Promise<void> {
         peak = Math.max(peak, r.maxRss);
         if (best === null || r.seconds < best.seconds) best = r;
       }
-      outputs.set(parser, `${best!.itemsWritten} items, ${best!.outputBytes} bytes of JSON`);
+      const hash = best!.outputSha256 ? `, sha256 ${best!.outputSha256.slice(0, 16)}…` : '';
+      outputs.set(parser, `${best!.itemsWritten} items, ${best!.outputBytes} bytes of JSON${hash}`);
       const row: Row = {
         parser,
         size: label,

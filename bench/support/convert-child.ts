@@ -1,9 +1,10 @@
 /**
  * One benchmark run in its own process, so its peak RSS is its own:
  * `node convert-child.js <ours|saxes|fxp> <file>` prints one JSON line (a `ChildResult`).
- * Every parser reads the file and discards the JSON it produces, counting only its bytes (so the
- * parent can check that all parsers produced the same output size).
+ * Every parser reads the file and discards the JSON it produces, counting its bytes (and, with
+ * BENCH_VERIFY=1, hashing them) so the parent can check that all parsers produced the same output.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
@@ -17,68 +18,98 @@ export interface ChildResult {
   maxRss: number;
   itemsWritten: number;
   outputBytes: number;
+  /** sha256 of the output JSON, only with BENCH_VERIFY=1 (hashing costs time). */
+  outputSha256: string | null;
   error: string | null;
 }
+
+type Outcome = Omit<ChildResult, 'parser' | 'seconds' | 'maxRss'>;
 
 /** Large reads: the converters are fast enough that small reads would measure syscalls. */
 const HIGH_WATER_MARK = 1 << 20;
 
-// Each runner imports only its own parser, so the others' code does not count in its RSS.
-async function runOurs(file: string): Promise<Omit<ChildResult, 'parser' | 'seconds' | 'maxRss'>> {
-  const { createConverter } = await import('../../src/convert/index.js');
-  const { stream, report } = createConverter({ source: file });
-  let outputBytes = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      outputBytes += chunk.length;
-      callback();
-    },
-  });
-  await pipeline(createReadStream(file, { highWaterMark: HIGH_WATER_MARK }), stream, sink);
-  const r = await report;
-  return { bytes: r.bytes, itemsWritten: r.itemsWritten, outputBytes, error: r.error?.message ?? null };
-}
+/** Where output goes: counted, optionally hashed, then dropped. */
+class OutputTally {
+  bytes = 0;
+  private readonly hash: Hash | null = process.env.BENCH_VERIFY === '1' ? createHash('sha256') : null;
 
-async function runSaxes(file: string): Promise<Omit<ChildResult, 'parser' | 'seconds' | 'maxRss'>> {
-  const { ReferenceConverter } = await import('../../test/support/reference-converter.js');
-  let outputBytes = 0;
-  const converter = new ReferenceConverter({ source: file }, (json) => {
-    outputBytes += Buffer.byteLength(json);
-  });
-  for await (const chunk of createReadStream(file, { highWaterMark: HIGH_WATER_MARK })) {
-    if (!converter.write(chunk as Buffer)) break;
+  add(chunk: Buffer | string): void {
+    this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    this.hash?.update(chunk);
   }
-  const r = converter.end();
-  return { bytes: r.bytes, itemsWritten: r.itemsWritten, outputBytes, error: r.error?.message ?? null };
+
+  outcome(bytes: number, itemsWritten: number, error: string | null): Outcome {
+    return {
+      bytes,
+      itemsWritten,
+      outputBytes: this.bytes,
+      outputSha256: this.hash?.digest('hex') ?? null,
+      error,
+    };
+  }
 }
 
-async function runFxp(file: string): Promise<Omit<ChildResult, 'parser' | 'seconds' | 'maxRss'>> {
+type Runner = (file: string) => Promise<Outcome>;
+
+// Each loader imports only its own parser (so the others' code does not count in its RSS), before the
+// clock starts.
+async function loadOurs(): Promise<Runner> {
+  const { createConverter } = await import('../../src/convert/index.js');
+  return async (file) => {
+    const { stream, report } = createConverter({ source: file });
+    const tally = new OutputTally();
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        tally.add(chunk);
+        callback();
+      },
+    });
+    await pipeline(createReadStream(file, { highWaterMark: HIGH_WATER_MARK }), stream, sink);
+    const r = await report;
+    return tally.outcome(r.bytes, r.itemsWritten, r.error?.message ?? null);
+  };
+}
+
+async function loadSaxes(): Promise<Runner> {
+  const { ReferenceConverter } = await import('../../test/support/reference-converter.js');
+  return async (file) => {
+    const tally = new OutputTally();
+    const converter = new ReferenceConverter({ source: file }, (json) => tally.add(json));
+    for await (const chunk of createReadStream(file, { highWaterMark: HIGH_WATER_MARK })) {
+      if (!converter.write(chunk as Buffer)) break;
+    }
+    const r = converter.end();
+    return tally.outcome(r.bytes, r.itemsWritten, r.error?.message ?? null);
+  };
+}
+
+async function loadFxp(): Promise<Runner> {
   const { convertWholeDocument } = await import('./fxp-convert.js');
-  const xml = await readFile(file, 'utf8');
-  const r = convertWholeDocument(xml);
-  const outputBytes = Buffer.byteLength(r.json);
-  return { bytes: Buffer.byteLength(xml), itemsWritten: r.written, outputBytes, error: null };
+  return async (file) => {
+    const xml = await readFile(file, 'utf8');
+    const r = convertWholeDocument(xml);
+    const tally = new OutputTally();
+    tally.add(r.json);
+    return tally.outcome(Buffer.byteLength(xml), r.written, null);
+  };
 }
 
-const RUNNERS = { ours: runOurs, saxes: runSaxes, fxp: runFxp } as const;
+const LOADERS = { ours: loadOurs, saxes: loadSaxes, fxp: loadFxp } as const;
 
 async function main(): Promise<void> {
   const [parser, file] = process.argv.slice(2);
-  const runner = RUNNERS[parser as keyof typeof RUNNERS];
-  if (!runner || !file) throw new Error('usage: convert-child <ours|saxes|fxp> <file>');
+  const load = LOADERS[parser as keyof typeof LOADERS];
+  if (!load || !file) throw new Error('usage: convert-child <ours|saxes|fxp> <file>');
+  const runner = await load();
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const start = performance.now();
-  let outcome: Omit<ChildResult, 'parser' | 'seconds' | 'maxRss'>;
+  let outcome: Outcome;
   try {
     outcome = await runner(file);
   } catch (err) {
-    outcome = {
-      bytes: 0,
-      itemsWritten: 0,
-      outputBytes: 0,
-      error: err instanceof Error ? err.message : String(err),
-    };
+    const message = err instanceof Error ? err.message : String(err);
+    outcome = { bytes: 0, itemsWritten: 0, outputBytes: 0, outputSha256: null, error: message };
   }
   const seconds = (performance.now() - start) / 1000;
   const result: ChildResult = { parser, seconds, maxRss: process.resourceUsage().maxRSS * 1024, ...outcome };
