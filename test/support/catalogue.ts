@@ -650,7 +650,7 @@ export async function writeLargeCatalogue(
 ): Promise<{ items: number; bytes: number }> {
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const tmp = `${path}.tmp`;
+  const tmp = `${path}.${process.pid}.tmp`; // two benches generating at once must not share it
   const out = createWriteStream(tmp, { highWaterMark: 1 << 20 });
   const words = [
     'Jeans',
