@@ -82,6 +82,22 @@ describe('worker outcomes', () => {
     ).toHaveLength(1);
     expect(await t.service.reprocess('never-uploaded.xml')).toBeNull();
   });
+
+  it('does not look for an earlier output on the first attempt of a version announced by an event', async () => {
+    const etag = await putObject(t.s3, 'xml-bucket', 'fresh.xml', item('fresh'));
+    await t.s3.send(
+      new PutObjectCommand({
+        Bucket: 'json-bucket',
+        Key: 'fresh.xml.json',
+        Body: '["stale"]',
+        Metadata: { 'source-etag': etag },
+      }),
+    );
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'fresh.xml', etag }], 'event');
+    expect((await waitForFile(t.service, 'fresh.xml')).state).toBe('done');
+    const out = await getObjectWithMetadata(t.s3, 'json-bucket', 'fresh.xml.json');
+    expect(JSON.parse(out.body)[0].product_id).toBe('fresh');
+  });
 });
 
 describe('transient failures', () => {

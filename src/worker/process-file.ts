@@ -115,8 +115,11 @@ async function convert(
   const { s3, config } = ctx;
   const outputKey = outputKeyFor(row.key);
 
-  // Already converted (e.g. crashed after the upload, before the ledger said done): do not redo it.
-  if (!row.forced) {
+  // Already converted (crashed after the upload, before the ledger said done; or a scan after the
+  // ledger was lost): do not redo it. A fresh upload announced by an event on its first attempt
+  // cannot have been converted yet, so the hot path saves this request.
+  const mayBeConverted = row.attempts > 1 || row.discoveredBy !== 'event';
+  if (!row.forced && mayBeConverted) {
     const existing = await headTarget(s3, config.targetBucket, outputKey, signal);
     if (existing && existing['source-etag'] === row.etag) {
       log.info('target already holds this version; recording it as done');
