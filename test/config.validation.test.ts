@@ -123,6 +123,7 @@ describe('configuration', () => {
     [{ SOURCE_BUCKET: 'only-source' }, 'TARGET_BUCKET', /bucket name/],
     [{ SOURCE_BUCKET: 'same', TARGET_BUCKET: 'same' }, 'TARGET_BUCKET', /different from the source/],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of/],
+    [{ REPORT_BUCKET: 'xml-bucket' }, 'REPORT_BUCKET', /different from the source/],
     [{ EVENTS: 'sometimes' }, 'EVENTS', /on\/off/],
     [{ SOURCE_SUFFIXES: ' , ' }, 'SOURCE_SUFFIXES', /comma-separated/],
     [{ AWS_ACCESS_KEY_ID: 'AKIA' }, 'AWS_SECRET_ACCESS_KEY', /expected a value/],

@@ -134,6 +134,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     retryMaxMs: opt('RETRY_MAX_SECONDS', (n, v) => parsePositiveNumber(n, v, 86_400), 300) * 1000,
     pollMs: 5000,
   };
+  if (config.reportBucket === config.sourceBucket) {
+    throw new ConfigError(
+      'REPORT_BUCKET',
+      `expected a bucket different from the source bucket ${JSON.stringify(sourceBucket)} (the source is never written to)`,
+    );
+  }
   if (config.apiToken !== undefined && config.apiToken.length < 8) {
     throw new ConfigError('API_TOKEN', 'expected at least 8 characters (value hidden)');
   }
