@@ -284,6 +284,8 @@ async function headTarget(
     return res.Metadata ?? {};
   } catch (err) {
     if (toTransformerError(err) instanceof ObjectGoneError) return null;
+    // Without read access to the target (a write-only policy) the check cannot be made: convert.
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) return null;
     throw err;
   }
 }
