@@ -16,7 +16,7 @@ import {
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SqsEventSource } from '../src/discovery/sqs.js';
+import { createSqsClient, SqsEventSource } from '../src/discovery/sqs.js';
 import { type Ledger, normalizeEtag, openLedger } from '../src/ledger/index.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
@@ -121,7 +121,7 @@ describe('embedded events (s3rver → fauxqs → SQS source)', () => {
     await s3.send(new PutObjectCommand({ Bucket: 'xml-bucket', Key: 'a b+c.xml', Body: '<products/>' }));
     await s3.send(new DeleteObjectCommand({ Bucket: 'xml-bucket', Key: 'a b+c.xml' }));
     await events.flush();
-    const sqsClient = (await import('../src/discovery/sqs.js')).createSqsClient(events);
+    const sqsClient = createSqsClient(events);
     const res = await sqsClient.send(
       new ReceiveMessageCommand({ QueueUrl: events.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
     );
