@@ -450,6 +450,17 @@ describe('files that fail as a whole', () => {
     expect(error.message).toContain(message);
   });
 
+  it('checks non-ASCII names against the XML name rules', async () => {
+    expect((await convert('<items><café größe="1"><中号/></café></items>')).json).toBe('[]');
+    expect((await failure('<items><a×b/></items>')).message).toContain('<a×b> is not a valid element name');
+    expect((await failure('<items><x ·a="1"/></items>')).message).toContain(
+      "'·a' is not a valid attribute name",
+    );
+    expect((await failure('<items><?×?></items>')).message).toContain(
+      'not a valid processing instruction target',
+    );
+  });
+
   it('fails on invalid UTF-8 (also split across chunks), with the line', async () => {
     const bad = Buffer.concat([
       Buffer.from('<items>\n<x>'),

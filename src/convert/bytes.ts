@@ -42,8 +42,8 @@ export const ATTR_CLASS: Uint8Array = (() => {
 
 /**
  * Name characters: 1 = may start a name, 2 = may only continue one, 0 = not a name character. Bytes
- * >= 0x80 are accepted as name characters without decoding (the UTF-8 is validated separately); this
- * is laxer than the XML NameChar production for a few exotic code points, which is harmless here.
+ * >= 0x80 pass here; a name that contains any is checked code point by code point afterwards
+ * (isXmlName), so ASCII names, nearly all of them, cost nothing extra.
  */
 export const NAME_CLASS: Uint8Array = (() => {
   const t = new Uint8Array(256);
@@ -75,4 +75,63 @@ export function grow(buf: Uint8Array, used: number, need: number): Uint8Array {
   const next = Buffer.alloc(Math.max(buf.length * 2, need));
   next.set(buf.subarray(0, used));
   return next;
+}
+
+function isNameStartChar(cp: number): boolean {
+  return (
+    (cp >= 0x61 && cp <= 0x7a) ||
+    (cp >= 0x41 && cp <= 0x5a) ||
+    cp === 0x3a ||
+    cp === 0x5f ||
+    (cp >= 0xc0 && cp <= 0xd6) ||
+    (cp >= 0xd8 && cp <= 0xf6) ||
+    (cp >= 0xf8 && cp <= 0x2ff) ||
+    (cp >= 0x370 && cp <= 0x37d) ||
+    (cp >= 0x37f && cp <= 0x1fff) ||
+    (cp >= 0x200c && cp <= 0x200d) ||
+    (cp >= 0x2070 && cp <= 0x218f) ||
+    (cp >= 0x2c00 && cp <= 0x2fef) ||
+    (cp >= 0x3001 && cp <= 0xd7ff) ||
+    (cp >= 0xf900 && cp <= 0xfdcf) ||
+    (cp >= 0xfdf0 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0xeffff)
+  );
+}
+
+function isNameChar(cp: number): boolean {
+  return (
+    isNameStartChar(cp) ||
+    (cp >= 0x30 && cp <= 0x39) ||
+    cp === 0x2d ||
+    cp === 0x2e ||
+    cp === 0xb7 ||
+    (cp >= 0x300 && cp <= 0x36f) ||
+    (cp >= 0x203f && cp <= 0x2040)
+  );
+}
+
+/** XML 1.0 (5th ed.) Name production over valid UTF-8 bytes[start..end). */
+export function isXmlName(bytes: Uint8Array, start: number, end: number): boolean {
+  let k = start;
+  let first = true;
+  while (k < end) {
+    const b = bytes[k]!;
+    let cp = b;
+    let len = 1;
+    if (b >= 0xf0) {
+      cp = b & 0x07;
+      len = 4;
+    } else if (b >= 0xe0) {
+      cp = b & 0x0f;
+      len = 3;
+    } else if (b >= 0xc0) {
+      cp = b & 0x1f;
+      len = 2;
+    }
+    for (let j = 1; j < len; j++) cp = (cp << 6) | (bytes[k + j]! & 0x3f);
+    if (first ? !isNameStartChar(cp) : !isNameChar(cp)) return false;
+    first = false;
+    k += len;
+  }
+  return !first;
 }

@@ -10,6 +10,7 @@ import {
   ascii,
   bytesEqual,
   grow,
+  isXmlName,
   K_AMP,
   K_BAD,
   K_CR,
@@ -264,6 +265,11 @@ export class CatalogueParser extends ItemWriter {
       this.fail(`${NOT_WF}invalid UTF-8`);
     }
     this.run(chunk);
+  }
+
+  /** The element name being opened (not yet on the stack), for messages. */
+  private pendingName(): string {
+    return Buffer.from(this.names.subarray(this.nameBegin, this.namesLen)).toString('utf8');
   }
 
   private nameAt(depth: number): string {
@@ -675,11 +681,14 @@ export class CatalogueParser extends ItemWriter {
     const start = this.nameBegin;
     const end = this.namesLen;
     let local = start;
+    let all = 0;
     for (let k = end - 1; k >= start; k--) {
-      if (names[k] === 0x3a) {
-        local = k + 1;
-        break;
-      }
+      const c = names[k]!;
+      all |= c;
+      if (c === 0x3a && local === start) local = k + 1;
+    }
+    if (all >= 0x80 && !isXmlName(names, start, end)) {
+      this.fail(`${NOT_WF}<${this.pendingName()}> is not a valid element name`);
     }
     const parent = this.ctxStack[this.depth]!;
     if (this.depth >= MAX_DEPTH) this.fail(`${NOT_WF}nesting too deep (more than ${MAX_DEPTH} levels)`);
@@ -853,6 +862,12 @@ export class CatalogueParser extends ItemWriter {
     const names = this.attrNames;
     const begin = this.attrBegin;
     const end = this.attrLen;
+    let all = 0;
+    for (let k = begin; k < end; k++) all |= names[k]!;
+    if (all >= 0x80 && !isXmlName(names, begin, end)) {
+      const name = Buffer.from(names.subarray(begin, end)).toString('utf8');
+      this.fail(`${NOT_WF}'${name}' is not a valid attribute name`);
+    }
     const starts = this.attrStarts;
     const count = this.attrCount;
     if (count < 16) {
@@ -1263,6 +1278,12 @@ export class CatalogueParser extends ItemWriter {
   }
 
   private startPi(): void {
+    if (/[\x80-\xff]/.test(this.piTarget)) {
+      const bytes = Buffer.from(this.piTarget, 'latin1');
+      if (!isXmlName(bytes, 0, bytes.length)) {
+        this.fail(`${NOT_WF}'${bytes.toString('utf8')}' is not a valid processing instruction target`);
+      }
+    }
     const lower = this.piTarget.toLowerCase();
     this.piXml = false;
     if (lower !== 'xml') return;
