@@ -59,6 +59,13 @@ export async function run(argv: string[]): Promise<number> {
     await service.stop({ graceMs: STOP_GRACE_MS });
   };
 
+  // Listen for the stop signal from the start: a SIGTERM during start-up (a slow catch-up scan, an
+  // orchestrator giving up) still stops gracefully once start-up has settled.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+
   try {
     await service.start();
     events = await startEventIngestion(service, service.config, logger);
@@ -75,10 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   logger.info({ signal }, 'stopping');
   // A second signal while stopping means "now".
   const force = () => {
