@@ -73,7 +73,8 @@ h2 { font-size: 1rem; }
 #states .count { font-weight: 600; margin-left: .3rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #eaeef2; vertical-align: top; }
-td.key { font-family: ui-monospace, monospace; word-break: break-all; }
+td.key { font-family: ui-monospace, monospace; overflow-wrap: anywhere; min-width: 14rem; }
+td.when { white-space: nowrap; }
 td.error { color: #cf222e; max-width: 24rem; }
 td[data-state="done"] { color: #1a7f37; }
 td[data-state="failed"] { color: #cf222e; }
@@ -130,7 +131,7 @@ function renderFiles(files) {
     const state = cell(f.state);
     state.dataset.state = f.state;
     tr.append(key, state, cell(f.attempts), cell(f.itemsWritten), cell(f.itemsRejected),
-      cell(f.finishedAt ? new Date(f.finishedAt).toLocaleString() : ''), cell(f.error, 'error'));
+      cell(f.finishedAt ? new Date(f.finishedAt).toLocaleString() : '', 'when'), cell(f.error, 'error'));
     return tr;
   });
   $('files').replaceChildren(...rows);
