@@ -133,4 +133,16 @@ describe('`serve` on embedded defaults, as a user starts it', () => {
       await service.stop();
     }
   });
+
+  it('stops gracefully with 0 on a SIGTERM that arrives during start-up', async () => {
+    const cli = startCli(
+      ['serve'],
+      { DATA_DIR: 'data-early', EMBEDDED_S3_PORT: '0', EMBEDDED_SQS_PORT: '0', PORT: '0' },
+      cwd,
+    );
+    await waitFor(() => cli.events.find((e) => typeof e.endpoint === 'string'), 30_000, 'the embedded S3');
+    cli.child.kill('SIGTERM');
+    expect(await cli.exit).toBe(0);
+    expect(cli.events.some((e) => e.msg === 'service stopped')).toBe(true);
+  });
 });
