@@ -6,7 +6,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { ConversionError } from '../errors.js';
-import { CatalogueParser } from './parser.js';
+import { CatalogueParser, primeParser } from './parser.js';
 import { ReportBuilder } from './report.js';
 import type { ConversionReport, ConvertOptions } from './types.js';
 
@@ -82,6 +82,7 @@ export function createConverter(options: ConvertOptions = {}): {
   report: Promise<ConversionReport>;
 } {
   const s = settings(options);
+  primeParser();
   const builder = new ReportBuilder(s.source, s.maxReportEntries);
   let settle!: (r: ConversionReport) => void;
   const report = new Promise<ConversionReport>((resolve) => {
