@@ -35,7 +35,13 @@ export async function startTestApi(options: {
     const base = await listen(app, { host: '127.0.0.1', port: 0, apiToken: ts.config.apiToken });
     return { ts, app, base };
   };
-  let current = await boot();
+  let current: Awaited<ReturnType<typeof boot>>;
+  try {
+    current = await boot();
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 
   const api: TestApi = {
     get base() {
