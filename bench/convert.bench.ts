@@ -13,6 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -55,54 +56,85 @@ interface Row {
   size: string;
   seconds: string;
   mbPerSecond: string;
+  cpuSeconds: string;
+  mbPerCpuSecond: string;
   peakRssMb: string;
   note: string;
+}
+
+const COLUMNS: [keyof Row, string][] = [
+  ['parser', 'parser'],
+  ['size', 'size'],
+  ['seconds', 'seconds'],
+  ['mbPerSecond', 'MB/s'],
+  ['cpuSeconds', 'CPU s'],
+  ['mbPerCpuSecond', 'MB per CPU s'],
+  ['peakRssMb', 'peak RSS MB'],
+  ['note', 'note'],
+];
+
+function skippedRow(parser: string, size: string): Row {
+  const none = { seconds: '-', mbPerSecond: '-', cpuSeconds: '-', mbPerCpuSecond: '-', peakRssMb: '-' };
+  return { parser, size, ...none, note: 'skipped (needs whole file in memory)' };
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+}
+
+/** Runs one parser `repeat` times on a file; the row shows the fastest run and the highest peak RSS. */
+async function measure(
+  parser: string,
+  file: string,
+  label: string,
+  repeat: number,
+): Promise<[Row, ChildResult]> {
+  const { size } = await stat(file);
+  let best: ChildResult | null = null;
+  let peak = 0;
+  for (let i = 0; i < repeat; i++) {
+    const r = await runChild(parser, file);
+    if (r.error !== null) throw new Error(`${parser} failed on ${file}: ${r.error}`);
+    peak = Math.max(peak, r.maxRss);
+    if (best === null || r.seconds < best.seconds) best = r;
+  }
+  const b = best!;
+  const row: Row = {
+    parser,
+    size: label,
+    seconds: b.seconds.toFixed(2),
+    mbPerSecond: (size / MB / b.seconds).toFixed(1),
+    cpuSeconds: b.cpuSeconds.toFixed(2),
+    mbPerCpuSecond: (size / MB / b.cpuSeconds).toFixed(1),
+    peakRssMb: (peak / MB).toFixed(0),
+    note: repeat > 1 ? `best of ${repeat}` : '',
+  };
+  return [row, b];
 }
 
 async function main(): Promise<void> {
   const sizes = (process.env.BENCH_SIZES ?? '10,100,1000').split(',').map((s) => Number(s.trim()));
   const parsers = (process.env.BENCH_PARSERS ?? 'ours,saxes,fxp').split(',').map((s) => s.trim());
+  process.stdout.write(`${cpus().length} CPUs, Node ${process.version}, load average ${loadAverage()}\n`);
   const rows: Row[] = [];
   for (const sizeMb of sizes) {
     const file = await catalogueFile(sizeMb);
     const { size } = await stat(file);
+    const label = sizeMb >= 1000 ? `${sizeMb / 1000} GB` : `${sizeMb} MB`;
     const repeat = Number(process.env.BENCH_REPEAT ?? (sizeMb <= 100 ? 3 : 1));
     const outputs = new Map<string, string>();
     for (const parser of parsers) {
-      const label = sizeMb >= 1000 ? `${sizeMb / 1000} GB` : `${sizeMb} MB`;
       if (parser === 'fxp' && size > WHOLE_DOCUMENT_LIMIT) {
-        rows.push({
-          parser,
-          size: label,
-          seconds: '-',
-          mbPerSecond: '-',
-          peakRssMb: '-',
-          note: 'skipped (needs whole file in memory)',
-        });
+        rows.push(skippedRow(parser, label));
         continue;
       }
-      let best: ChildResult | null = null;
-      let peak = 0;
-      for (let i = 0; i < repeat; i++) {
-        const r = await runChild(parser, file);
-        if (r.error !== null) throw new Error(`${parser} failed on ${file}: ${r.error}`);
-        peak = Math.max(peak, r.maxRss);
-        if (best === null || r.seconds < best.seconds) best = r;
-      }
-      const hash = best!.outputSha256 ? `, sha256 ${best!.outputSha256.slice(0, 16)}…` : '';
-      outputs.set(parser, `${best!.itemsWritten} items, ${best!.outputBytes} bytes of JSON${hash}`);
-      const row: Row = {
-        parser,
-        size: label,
-        seconds: best!.seconds.toFixed(2),
-        mbPerSecond: (size / MB / best!.seconds).toFixed(1),
-        peakRssMb: (peak / MB).toFixed(0),
-        note: repeat > 1 ? `best of ${repeat}` : '',
-      };
+      const [row, best] = await measure(parser, file, label, repeat);
       rows.push(row);
-      process.stdout.write(
-        `${row.parser.padEnd(6)} ${row.size.padStart(7)}  ${row.seconds.padStart(7)} s  ${row.mbPerSecond.padStart(7)} MB/s  ${row.peakRssMb.padStart(5)} MB RSS\n`,
-      );
+      const hash = best.outputSha256 ? `, sha256 ${best.outputSha256.slice(0, 16)}…` : '';
+      outputs.set(parser, `${best.itemsWritten} items, ${best.outputBytes} bytes of JSON${hash}`);
+      process.stdout.write(`${COLUMNS.map(([key, title]) => `${title} ${row[key]}`).join(', ')}\n`);
     }
     if (new Set(outputs.values()).size > 1) {
       process.stdout.write(
@@ -112,14 +144,12 @@ async function main(): Promise<void> {
       process.stdout.write(`all parsers agree: ${[...outputs.values()][0]}\n`);
     }
   }
+  process.stdout.write(`load average at the end ${loadAverage()}\n\n`);
+  process.stdout.write(`| ${COLUMNS.map(([, title]) => title).join(' | ')} |\n`);
   process.stdout.write(
-    '\n| parser | size | seconds | MB/s | peak RSS MB | note |\n| --- | --- | ---: | ---: | ---: | --- |\n',
+    `| ${COLUMNS.map(([key]) => (key === 'parser' || key === 'size' || key === 'note' ? '---' : '---:')).join(' | ')} |\n`,
   );
-  for (const r of rows) {
-    process.stdout.write(
-      `| ${r.parser} | ${r.size} | ${r.seconds} | ${r.mbPerSecond} | ${r.peakRssMb} | ${r.note} |\n`,
-    );
-  }
+  for (const r of rows) process.stdout.write(`| ${COLUMNS.map(([key]) => r[key]).join(' | ')} |\n`);
 }
 
 await main();

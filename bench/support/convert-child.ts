@@ -14,6 +14,8 @@ export interface ChildResult {
   parser: string;
   bytes: number;
   seconds: number;
+  /** CPU time (user + system) of the run: less sensitive than wall time to other load on the machine. */
+  cpuSeconds: number;
   /** Peak resident set size of the whole process, in bytes. */
   maxRss: number;
   itemsWritten: number;
@@ -23,7 +25,7 @@ export interface ChildResult {
   error: string | null;
 }
 
-type Outcome = Omit<ChildResult, 'parser' | 'seconds' | 'maxRss'>;
+type Outcome = Omit<ChildResult, 'parser' | 'seconds' | 'cpuSeconds' | 'maxRss'>;
 
 /** Large reads: the converters are fast enough that small reads would measure syscalls. */
 const HIGH_WATER_MARK = 1 << 20;
@@ -103,6 +105,11 @@ async function main(): Promise<void> {
   const runner = await load();
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
+  const cpu = () => {
+    const u = process.resourceUsage();
+    return (u.userCPUTime + u.systemCPUTime) / 1e6;
+  };
+  const cpuStart = cpu();
   const start = performance.now();
   let outcome: Outcome;
   try {
@@ -112,7 +119,14 @@ async function main(): Promise<void> {
     outcome = { bytes: 0, itemsWritten: 0, outputBytes: 0, outputSha256: null, error: message };
   }
   const seconds = (performance.now() - start) / 1000;
-  const result: ChildResult = { parser, seconds, maxRss: process.resourceUsage().maxRSS * 1024, ...outcome };
+  const cpuSeconds = cpu() - cpuStart;
+  const result: ChildResult = {
+    parser,
+    seconds,
+    cpuSeconds,
+    maxRss: process.resourceUsage().maxRSS * 1024,
+    ...outcome,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
