@@ -412,26 +412,34 @@ export class CatalogueParser extends ItemWriter {
 
   /** Text nobody reads: only checked (characters, references, line count). Stops at '<'. */
   private skipText(buf: Uint8Array, i: number, end: number): number {
+    // Mostly indentation between tags: spaces and line feeds get the first, cheapest tests.
     const outside = this.depth === 0;
+    let line = this.line;
     for (; i < end; i++) {
-      const k = TEXT_CLASS[buf[i]!]!;
-      if (k === K_PLAIN) {
-        if (outside) this.fail(`${NOT_WF}text outside the root element`);
+      const b = buf[i]!;
+      if (b === 0x20) continue;
+      if (b === 0x3c) break;
+      if (b === 0x0a) {
+        if ((i > 0 ? buf[i - 1] : this.prev1) !== 0x0d) line++; // CR LF is one line break
         continue;
       }
-      if (k <= K_LF) {
-        if (k >= K_CR) this.lineBreak(buf, i);
+      const k = TEXT_CLASS[b]!;
+      if (k === K_TAB) continue;
+      if (k === K_CR) {
+        line++;
         continue;
       }
-      if (k === K_LT) return i;
+      this.line = line;
       if (outside) this.fail(`${NOT_WF}text outside the root element`);
+      if (k === K_PLAIN || k === K_ESC) continue;
       if (k === K_AMP) {
         this.beginRef(S_TEXT, M_NONE);
         return i + 1;
       }
       if (k === K_GT) this.checkCdataEnd(buf, i);
-      else if (k !== K_ESC) this.badChar(buf[i]!);
+      else this.badChar(b);
     }
+    this.line = line;
     return i;
   }
 
@@ -462,8 +470,9 @@ export class CatalogueParser extends ItemWriter {
           break;
         case K_LF:
         case K_CR:
-          this.lineBreak(buf, i);
-          if (k === K_LF && this.prevByte(buf, i) === 0x0d) break; // CR LF is one line break
+          // CR LF is one line break (the CR already counted and wrote it)
+          if (k === K_LF && (i > 0 ? buf[i - 1] : this.prev1) === 0x0d) break;
+          this.line++;
           if (len !== start) {
             s[len++] = 0x5c;
             s[len++] = 0x6e;
@@ -1019,8 +1028,8 @@ export class CatalogueParser extends ItemWriter {
       }
       if (k <= K_LF) {
         if (k >= K_CR) {
-          this.lineBreak(buf, i);
-          if (k === K_LF && this.prevByte(buf, i) === 0x0d) continue;
+          if (k === K_LF && (i > 0 ? buf[i - 1] : this.prev1) === 0x0d) continue; // CR LF: one break
+          this.line++;
         }
         if (!url && len !== start) s[len++] = 0x20;
         continue;
