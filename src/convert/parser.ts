@@ -61,6 +61,8 @@ const S_CDATA_B2 = 20;
 const S_PI_TARGET = 21;
 const S_PI = 22;
 const S_PI_Q = 23;
+/** An end tag (or '/>') was read: close the element. Consumes no input; keeps closeElement in one place. */
+const S_CLOSE = 24;
 
 const STATE_NAMES = [
   'text',
@@ -87,6 +89,7 @@ const STATE_NAMES = [
   'a processing instruction',
   'a processing instruction',
   'a processing instruction',
+  'an end tag',
 ];
 
 // What an element means, by where it is (its context).
@@ -280,7 +283,8 @@ export class CatalogueParser extends ItemWriter {
   private run(buf: Uint8Array): void {
     const n = buf.length;
     let i = 0;
-    while (i < n) {
+    // S_CLOSE consumes nothing, so it also runs when a chunk ends right after an end tag.
+    while (i < n || this.state === S_CLOSE) {
       switch (this.state) {
         case S_TEXT:
           i = this.text(buf, i, n);
@@ -309,9 +313,12 @@ export class CatalogueParser extends ItemWriter {
         case S_EMPTY_GT:
           if (buf[i] !== 0x3e) this.fail(`${NOT_WF}expected '>' after '/' in a start tag`);
           this.startTagEnd();
+          this.state = S_CLOSE;
+          i++;
+          break;
+        case S_CLOSE:
           this.closeElement();
           this.state = S_TEXT;
-          i++;
           break;
         case S_END_NAME:
           i = this.endName(buf, i, n);
@@ -391,21 +398,8 @@ export class CatalogueParser extends ItemWriter {
       while (this.state === S_TEXT && i < n && buf[i] !== 0x3c);
     }
     if (this.state !== S_TEXT || i >= n) return i;
-    // buf[i] is '<'. Go straight on into the common tags (saves a trip through run() per tag).
+    // buf[i] is '<'.
     this.tagLine = this.line;
-    if (i + 1 < n) {
-      const b = buf[i + 1]!;
-      if (b === 0x2f && this.depth > 0) {
-        this.cmpPos = this.nameStart[this.depth]!;
-        this.state = S_END_NAME;
-        return this.endName(buf, i + 2, n);
-      }
-      if (NAME_CLASS[b] === 1 && this.rootState !== 2) {
-        this.nameBegin = this.namesLen;
-        this.state = S_START_NAME;
-        return this.startName(buf, i + 1, n);
-      }
-    }
     this.state = S_LT;
     return i + 1;
   }
@@ -1066,8 +1060,7 @@ export class CatalogueParser extends ItemWriter {
         q++;
       }
       if (p === end && buf[q] === 0x3e) {
-        this.closeElement();
-        this.state = S_TEXT;
+        this.state = S_CLOSE;
         return q + 1;
       }
       p = this.cmpPos;
@@ -1080,8 +1073,7 @@ export class CatalogueParser extends ItemWriter {
       }
       if (p === end) {
         if (b === 0x3e) {
-          this.closeElement();
-          this.state = S_TEXT;
+          this.state = S_CLOSE;
           return i + 1;
         }
         const k = TEXT_CLASS[b]!;
@@ -1108,8 +1100,7 @@ export class CatalogueParser extends ItemWriter {
     for (; i < n; i++) {
       const b = buf[i]!;
       if (b === 0x3e) {
-        this.closeElement();
-        this.state = S_TEXT;
+        this.state = S_CLOSE;
         return i + 1;
       }
       const k = TEXT_CLASS[b]!;
