@@ -5,6 +5,7 @@
  * terminator and multi-byte character is also split across chunk boundaries. Both must agree on the
  * verdict (converted or failed) and, when converted, on the output bytes and the report's counts.
  */
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { convertChunks } from '../src/convert/index.js';
@@ -169,6 +170,22 @@ describe('converter vs saxes reference', () => {
     );
   });
 
+  it('agrees on gzip-compressed catalogues, intact or with a damaged byte, at every chunk size', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        catalogueArb({ maxItems: 2 }),
+        styleArb,
+        fc.option(fc.tuple(at, fc.integer({ min: 1, max: 255 })), { nil: null }),
+        async (catalogue, style, damage) => {
+          const gz = Buffer.from(gzipSync(renderCatalogue(catalogue, style).bytes));
+          if (damage !== null) gz[Math.floor(damage[0] * gz.length)]! ^= damage[1];
+          await expectAgreementAtAllSizes(gz, { maxImageType: catalogue.maxImageType });
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
   it('agrees on larger mutated catalogues at random chunk boundaries', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -301,6 +318,25 @@ const TRAPS: Trap[] = [
   { name: 'a space after </', xml: '<items></ items>', product: null },
   { name: 'a space after <', xml: '<items>< item id="1"/></items>', product: null },
   { name: 'a name starting with a digit', xml: ignored('<1x/>'), product: null },
+  // Names: non-ASCII characters must be in the XML 1.0 NameStartChar/NameChar ranges (§2.3)
+  ...[
+    ['a×b', '× is in no name range'],
+    ['×', '× cannot start a name'],
+    ['·a', '· is a name character but cannot start a name'],
+    ['‿', '‿ cannot start a name'],
+    ['\u0300a', 'a combining mark cannot start a name'],
+    ['a\u00A0b', 'NBSP is not a name character'],
+    ['\u3000', 'an ideographic space is not a name character'],
+    ['\u037E', 'the Greek question mark is excluded'],
+    ['\u{F0000}', 'plane 15 is outside the name ranges'],
+  ].map(([name, why]) => ({ name: `non-ASCII name: ${why}`, xml: ignored(`<${name}/>`), product: null })),
+  { name: 'non-ASCII name: × in an attribute name', xml: item('<note a×="1"/>'), product: null },
+  { name: 'non-ASCII name: × as a PI target', xml: ignored('<?×?>'), product: null },
+  {
+    name: 'non-ASCII names that are legal',
+    xml: item('<é a\u0300="1" \u{10000}="2"/><a·‿/><中文/><?é x?>'),
+    product: {},
+  },
   { name: 'a duplicate attribute on an ignored element', xml: item('<note a="1" a="2"/>'), product: null },
   { name: 'a duplicate id', xml: item('', 'id="1" id="2"'), product: null },
   { name: 'an attribute without a value', xml: item('<note a/>'), product: null },
