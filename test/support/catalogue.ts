@@ -461,6 +461,7 @@ class Writer {
     if (this.chance(this.style.noise)) out.push(this.attr('lang', 'en'));
     if (this.chance(this.style.noise)) out.push(this.attr(`${this.prefix || 'q:'}extra`, '<&>"\''));
     if (this.chance(this.style.noise)) out.push(this.attr('data-item', 'id="1"'));
+    if (this.chance(this.style.noise / 2)) out.push(this.attr('größe·x', 'L'));
     return out;
   }
 
@@ -477,7 +478,17 @@ class Writer {
 
   /** An element to ignore, with content that still has to be well-formed (entities, nesting, CDATA). */
   unknownElement(depth: number): void {
-    const local = this.pick(['note', 'itemx', 'categoryX', 'extra', 'image-set', 'meta']);
+    const local = this.pick([
+      'note',
+      'itemx',
+      'categoryX',
+      'extra',
+      'image-set',
+      'meta',
+      'é_info',
+      '中文',
+      'x.y-z',
+    ]);
     const body = this.pick([
       '',
       'plain &amp; simple &lt;b&gt;',
