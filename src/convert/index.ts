@@ -161,6 +161,7 @@ export function createConverter(options: ConvertOptions = {}): {
       // source's read-ahead (scheduled with nextTick) start first, so the next chunk is read while this
       // one is parsed instead of after it (measured: ~5-10% idle time gone on a file source).
       queueMicrotask(() => {
+        if (stream.destroyed) return; // destroyed meanwhile (by the consumer, or a gzip error)
         try {
           if (mode === 'undecided') {
             // Sniff the gzip magic (1f 8b); the first chunk may be a single byte.
