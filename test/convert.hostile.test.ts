@@ -156,6 +156,55 @@ describe('resource exhaustion', () => {
     expect(result.growth).toBeLessThan(40 * MB);
   });
 
+  it('converts nesting that is deep but legal (5,000 levels in an unknown element)', async () => {
+    const depth = 5_000;
+    const result = await measured(
+      repeated('<items><item id="1"><x>', '<a>', 3, depth, `${'</a>'.repeat(depth)}</x></item></items>`),
+    );
+    expect(result.report.error).toBeNull();
+    expect(JSON.parse(result.json!)).toMatchObject([{ product_id: '1' }]);
+  });
+
+  it('passes over 50 MB comments, CDATA sections and PIs in bounded memory', async () => {
+    for (const [open, close] of [
+      ['<!--', '-->'],
+      ['<note><![CDATA[', ']]></note>'],
+      ['<?pi ', '?>'],
+    ]) {
+      const result = await measured(
+        repeated(`<items>${open}`, 'z', MB, 50, `${close}<item id="1"><category>c</category></item></items>`),
+      );
+      expect(result.report.error).toBeNull();
+      expect(JSON.parse(result.json!)).toMatchObject([{ product_id: '1', product_category: 'c' }]);
+      expect(result.growth).toBeLessThan(40 * MB);
+    }
+  });
+
+  it('checks 200,000 distinct attributes on one tag, and finds a duplicate among them', async () => {
+    const attrs = Array.from({ length: 200_000 }, (_, i) => ` a${i}="${i}"`);
+    const distinct = await measured(
+      chunksOf(encoder.encode(`<items><note${attrs.join('')}/></items>`), 65536),
+    );
+    expect(distinct.report.error).toBeNull();
+    expect(distinct.json).toBe('[]');
+    attrs.push(' a123456="again"');
+    const duplicate = await measured(
+      chunksOf(encoder.encode(`<items><note${attrs.join('')}/></items>`), 65536),
+    );
+    expectCleanFailure(duplicate, /twice|duplicate/i);
+  });
+
+  it('keeps the report bounded when every one of 200,000 items draws warnings', async () => {
+    const count = 200_000;
+    const xml = `<items>${'<item id="x"/>'.repeat(count)}</items>`;
+    const result = await measured(chunksOf(encoder.encode(xml), 65536));
+    expect(result.report.error).toBeNull();
+    expect(result.report.itemsWritten).toBe(count);
+    expect(result.report.warningsTotal).toBe(3 * count); // no category, description or prices
+    expect(result.report.warnings).toHaveLength(10_000);
+    expect(result.growth).toBeLessThan(MEMORY_BOUND);
+  });
+
   it('fails a file over maxBytes, and accepts one of exactly maxBytes', async () => {
     const xml = encoder.encode('<items><item id="1"/></items>');
     const exact = await measured(chunksOf(xml, 5), { maxBytes: xml.length });
