@@ -408,6 +408,18 @@ describe('the report', () => {
     expect(r.report.warningsTotal).toBe(15);
   });
 
+  it('quotes long ids and values shortened (a report is for people), never splitting a character', async () => {
+    const id = `${'i'.repeat(255)}"${'é'.repeat(300)}`;
+    const type = `9${'x'.repeat(1000)}`;
+    const xml = `<items><item id="${id.replace('"', '&quot;')}"><images><image type="${type}" url="u"/></images></item></items>`;
+    const r = await convert(xml);
+    const entry = r.report.rejections[0]!;
+    expect(entry.id).toBe(`${'i'.repeat(255)}…`);
+    expect(entry.reason).toBe(`image type "9${'x'.repeat(63)}…" is not a whole number from 1 to 100`);
+    const accented = await convert(`<items><item id="a${'é'.repeat(300)}"/></items>`);
+    expect(accented.report.warnings[0]!.id).toBe(`a${'é'.repeat(127)}…`);
+  });
+
   it('counts the decompressed bytes read', async () => {
     const xml = '<items><item id="1"/></items>';
     expect((await convert(gzipSync(xml))).report.bytes).toBe(xml.length);

@@ -8,6 +8,10 @@ import { ConversionError } from '../errors.js';
 import { ascii, grow } from './bytes.js';
 import type { ReportBuilder } from './report.js';
 
+/** Longest id (in bytes) quoted in a report entry. */
+const REPORT_ID_MAX = 256;
+/** Longest value (in bytes) quoted in a rejection reason. */
+const REPORT_VALUE_MAX = 64;
 /** Output is handed on in pieces of about this size (few, big pushes; memory stays small). */
 const OUT_FLUSH = 256 * 1024;
 
@@ -55,6 +59,7 @@ export class ItemWriter {
   private rejectReason = '';
   protected idS = -1;
   protected idE = -1;
+  private idText: string | null | undefined = undefined;
   protected catCount = 0;
   private catS = 0;
   private catE = 0;
@@ -118,6 +123,22 @@ export class ItemWriter {
     );
   }
 
+  /**
+   * Like scratchString, cut to at most `max` bytes (ending with "…" when cut): report entries quote
+   * values for people, and a hostile multi-megabyte value must not be copied into them. The cut never
+   * splits a UTF-8 character or a backslash escape.
+   */
+  protected scratchPreview(s: number, e: number, max: number): string {
+    if (e - s <= max) return this.scratchString(s, e);
+    const b = this.scratch;
+    let end = s + max;
+    while (end > s && (b[end]! & 0xc0) === 0x80) end--;
+    let slashes = 0;
+    while (end - slashes - 1 >= s && b[end - slashes - 1] === 0x5c) slashes++;
+    if (slashes % 2 === 1) end--;
+    return `${this.scratchString(s, end)}…`;
+  }
+
   /** Marks the item rejected (the first reason wins). Returns false, for `return this.reject(...)`. */
   private reject(field: string, reason: string): false {
     if (this.rejectField === null) {
@@ -136,6 +157,7 @@ export class ItemWriter {
     this.rejectField = null;
     this.idS = -1;
     this.idE = -1;
+    this.idText = undefined;
     this.catCount = 0;
     this.descCount = 0;
     for (let k = 0; k < this.imgCount; k++) this.imgUrlS[this.imgTypes[k]!] = -1;
@@ -188,7 +210,7 @@ export class ItemWriter {
       else type = type * 10 + d;
     }
     if (!ok || type < 1 || type > max) {
-      const shown = this.scratchString(this.typeS, this.typeE);
+      const shown = this.scratchPreview(this.typeS, this.typeE, REPORT_VALUE_MAX);
       return this.reject('images.type', `image type "${shown}" is not a whole number from 1 to ${max}`);
     }
     if (this.urlS < 0 || this.urlE === this.urlS) {
@@ -233,11 +255,11 @@ export class ItemWriter {
     let ok = curE - curS === 3;
     for (let k = curS; ok && k < curE; k++) ok = s[k]! >= 0x41 && s[k]! <= 0x5a;
     if (!ok) {
-      const shown = this.scratchString(curS, curE);
+      const shown = this.scratchPreview(curS, curE, REPORT_VALUE_MAX);
       return this.reject('prices.currency', `currency "${shown}" is not three capital letters (ISO 4217)`);
     }
     if (!isPlainDecimal(s, valS, valE)) {
-      const shown = this.scratchString(valS, valE);
+      const shown = this.scratchPreview(valS, valE, REPORT_VALUE_MAX);
       return this.reject('prices.value', `price value "${shown}" is not a plain decimal number`);
     }
     const r = this.priceRanges;
@@ -249,13 +271,20 @@ export class ItemWriter {
     return true;
   }
 
-  /** The item's id as a string, only made when a report entry needs it. */
+  /**
+   * The item's id as a string, made once per item and only when a report entry needs it. Ids longer
+   * than REPORT_ID_MAX bytes are cut (with "…"): a report is for people, and a hostile 50 MB id must not
+   * be copied into every entry.
+   */
   private itemId(): string | null {
-    return this.idE > this.idS ? this.scratchString(this.idS, this.idE) : null;
+    if (this.idText === undefined) {
+      this.idText = this.idE > this.idS ? this.scratchPreview(this.idS, this.idE, REPORT_ID_MAX) : null;
+    }
+    return this.idText;
   }
 
   private warn(field: string, reason: string): void {
-    this.report.warn({ line: this.itemLine, id: this.itemId(), field, reason });
+    this.report.warn(() => ({ line: this.itemLine, id: this.itemId(), field, reason }));
   }
 
   protected endItem(): void {
@@ -266,11 +295,11 @@ export class ItemWriter {
       this.rejectReason = this.idS < 0 ? 'item has no id attribute' : 'item id is empty';
     }
     if (this.rejectField !== null) {
-      const id = this.itemId();
-      const entry = { line: this.itemLine, id, field: this.rejectField, reason: this.rejectReason };
-      report.reject(entry);
+      const field = this.rejectField;
+      const reason = this.rejectReason;
+      report.reject(() => ({ line: this.itemLine, id: this.itemId(), field, reason }));
       if (this.rules.strict) {
-        this.fail(`item rejected in strict mode: ${entry.reason} (id ${id ?? 'none'})`, this.itemLine);
+        this.fail(`item rejected in strict mode: ${reason} (id ${this.itemId() ?? 'none'})`, this.itemLine);
       }
       return;
     }
@@ -322,7 +351,8 @@ export class ItemWriter {
 
   private writeItem(): void {
     // Upper bound of the bytes this item needs: its values plus the fixed keys and punctuation.
-    this.ensureOut(this.sLen * 2 + 256 + this.imgMax * 24 + this.priceCount * 40);
+    // (Each value is copied once; the fixed pieces are at most ~150 bytes, 24 per image slot, 40 per price.)
+    this.ensureOut(this.sLen + 256 + this.imgMax * 24 + this.priceCount * 40);
     const out = this.out;
     const ov = this.outView;
     const s = this.scratch;

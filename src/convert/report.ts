@@ -29,14 +29,16 @@ export class ReportBuilder {
     this.report = emptyReport(source);
   }
 
-  reject(entry: ReportEntry): void {
+  /** Counts a rejection; `entry` is only built (an id string, a message) while the list has room. */
+  reject(entry: () => ReportEntry): void {
     this.report.itemsRejected++;
-    if (this.report.rejections.length < this.maxEntries) this.report.rejections.push(entry);
+    if (this.report.rejections.length < this.maxEntries) this.report.rejections.push(entry());
   }
 
-  warn(entry: ReportEntry): void {
+  /** Counts a warning; `entry` is only built while the list has room. */
+  warn(entry: () => ReportEntry): void {
     this.report.warningsTotal++;
-    if (this.report.warnings.length < this.maxEntries) this.report.warnings.push(entry);
+    if (this.report.warnings.length < this.maxEntries) this.report.warnings.push(entry());
   }
 
   /** A copy that later mutation (there is none after settling, but callers may hold it long) cannot change. */
