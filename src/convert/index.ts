@@ -6,7 +6,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { ConversionError } from '../errors.js';
-import { CatalogueParser, primeParser } from './parser.js';
+import { CatalogueParser } from './parser.js';
+import { primeParser } from './prime.js';
 import { ReportBuilder } from './report.js';
 import type { ConversionReport, ConvertOptions } from './types.js';
 
