@@ -442,6 +442,7 @@ const TRAPS: Trap[] = [
   { name: 'invalid UTF-8 in an ignored attribute', xml: bytes('<items a="', [0x80], '"/>'), product: null },
   { name: 'an overlong encoding', xml: bytes('<items>', [0xc0, 0xaf], '</items>'), product: null },
   { name: 'an encoded surrogate', xml: bytes('<items>', [0xed, 0xa0, 0x80], '</items>'), product: null },
+  { name: 'a UTF-16 file', xml: Buffer.from('\uFEFF<items/>', 'utf16le'), product: null },
   { name: 'a sequence cut by the end', xml: bytes('<items/>', [0xe4, 0xb8]), product: null },
 ];
 

@@ -288,6 +288,14 @@ describe('broken input', () => {
     }
   });
 
+  it('follows the gzip option: true demands gzip, false reads the bytes as XML', async () => {
+    const xml = encoder.encode('<items><item id="1"/></items>');
+    expect((await convertChunks([gzipSync(xml)], { gzip: true })).report.error).toBeNull();
+    expect((await convertChunks([gzipSync(xml)], { gzip: 'auto' })).report.error).toBeNull();
+    expectCleanFailure(await measured([xml], { gzip: true }));
+    expectCleanFailure(await measured([gzipSync(xml)], { gzip: false }));
+  });
+
   it('fails corrupt gzip data and an empty gzip stream', async () => {
     const gz = gzipSync('<items><item id="1"/></items>');
     const corrupt = Buffer.from(gz);
