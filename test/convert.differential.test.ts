@@ -1,9 +1,10 @@
 /**
  * Differential tests: the converter against the saxes reference (test/support/reference-converter.ts) on
- * generated catalogues, on mutated ones (bytes and XML tokens deleted, duplicated, inserted; truncation)
- * and on hand-written traps, fed at every chunk size (small inputs) so that every token, reference,
- * terminator and multi-byte character is also split across chunk boundaries. Both must agree on the
- * verdict (converted or failed) and, when converted, on the output bytes and the report's counts.
+ * generated catalogues, on mutated ones (bytes replaced, deleted, duplicated or inserted; XML tokens
+ * inserted; truncation) and on hand-written traps, fed at every chunk size (small inputs) so that every
+ * token, reference, terminator and multi-byte character is also split across chunk boundaries. Both
+ * must agree on the verdict (converted or failed) and, when converted, on the output bytes and the
+ * report's counts.
  */
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -96,6 +97,7 @@ type Mutation =
   | { kind: 'delete'; at: number; length: number }
   | { kind: 'duplicate'; at: number; length: number }
   | { kind: 'insert-byte'; at: number; byte: number }
+  | { kind: 'replace-byte'; at: number; byte: number }
   | { kind: 'insert-token'; at: number; token: string }
   | { kind: 'truncate'; at: number };
 
@@ -104,6 +106,7 @@ const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 4 }) }),
   fc.record({ kind: fc.constant('duplicate' as const), at, length: fc.integer({ min: 1, max: 12 }) }),
   fc.record({ kind: fc.constant('insert-byte' as const), at, byte: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ kind: fc.constant('replace-byte' as const), at, byte: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('insert-token' as const), at, token: fc.constantFrom(...TOKENS) }),
   fc.record({ kind: fc.constant('truncate' as const), at }),
 );
@@ -118,6 +121,8 @@ function mutate(bytes: Uint8Array, m: Mutation): Uint8Array {
       return join(bytes.subarray(0, i + m.length), bytes.subarray(i));
     case 'insert-byte':
       return join(bytes.subarray(0, i), Uint8Array.of(m.byte), bytes.subarray(i));
+    case 'replace-byte':
+      return join(bytes.subarray(0, i), Uint8Array.of(m.byte), bytes.subarray(i + 1));
     case 'insert-token':
       return join(bytes.subarray(0, i), encoder.encode(m.token), bytes.subarray(i));
     case 'truncate':
