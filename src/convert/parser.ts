@@ -173,6 +173,9 @@ export class CatalogueParser extends ItemWriter {
   private names: Uint8Array = Buffer.alloc(4096);
   private namesLen = 0;
   private nameBegin = 0;
+  /** Where the local name of the start tag being read begins, and the OR of its bytes (>= 0x80: non-ASCII). */
+  private nameLocal = 0;
+  private nameBits = 0;
   private nameStart = new Int32Array(256);
   private ctxStack = new Uint8Array(256);
   private lineStack = new Int32Array(256);
@@ -630,6 +633,8 @@ export class CatalogueParser extends ItemWriter {
     if (NAME_CLASS[b] === 1) {
       if (this.rootState === 2) this.fail(`${NOT_WF}content after the root element`);
       this.nameBegin = this.namesLen;
+      this.nameLocal = this.namesLen;
+      this.nameBits = 0;
       this.state = S_START_NAME;
       return i;
     }
@@ -654,13 +659,21 @@ export class CatalogueParser extends ItemWriter {
     const names = this.names;
     let p = this.namesLen;
     const limit = Math.min(n, i + MAX_NAME + 1 - (p - this.nameBegin));
+    // While copying, note where the local name starts (after the last ':') and whether any byte is
+    // non-ASCII, so openElement need not look at the name again.
+    let local = this.nameLocal;
+    let bits = this.nameBits;
     let j = i;
     for (; j < limit; j++) {
       const b = buf[j]!;
       if (NAME_CLASS[b] === 0) break;
+      bits |= b;
       names[p++] = b;
+      if (b === 0x3a) local = p;
     }
     this.namesLen = p;
+    this.nameLocal = local;
+    this.nameBits = bits;
     if (p - this.nameBegin > MAX_NAME) this.fail(`${NOT_WF}element name too long`);
     if (j === n) return n;
     this.openElement();
@@ -683,14 +696,8 @@ export class CatalogueParser extends ItemWriter {
     const names = this.names;
     const start = this.nameBegin;
     const end = this.namesLen;
-    let local = start;
-    let all = 0;
-    for (let k = end - 1; k >= start; k--) {
-      const c = names[k]!;
-      all |= c;
-      if (c === 0x3a && local === start) local = k + 1;
-    }
-    if (all >= 0x80 && !isXmlName(names, start, end)) {
+    const local = this.nameLocal;
+    if (this.nameBits >= 0x80 && !isXmlName(names, start, end)) {
       this.fail(`${NOT_WF}<${this.pendingName()}> is not a valid element name`);
     }
     const parent = this.ctxStack[this.depth]!;
