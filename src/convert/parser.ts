@@ -4,6 +4,9 @@
  * CDATA terminators), checks well-formedness as it goes, and copies the values the catalogue needs
  * straight into the item's scratch buffer as JSON-escaped bytes (see ./item.ts). Values never become JS
  * strings. UTF-8 is validated per chunk by ./utf8.ts, natively.
+ *
+ * Layers: ./item.ts (the catalogue's meaning and the JSON output) ← ./markup.ts (references, comments,
+ * CDATA, processing instructions) ← this file (the chunk loop, text, tags and attributes).
  */
 import {
   ATTR_CLASS,
@@ -25,73 +28,46 @@ import {
   NAME_CLASS,
   TEXT_CLASS,
 } from './bytes.js';
-import { type ItemRules, ItemWriter } from './item.js';
+import type { ItemRules } from './item.js';
+import { MarkupReader } from './markup.js';
 import type { ReportBuilder } from './report.js';
+import {
+  CDATA_OPEN,
+  M_ATTR,
+  M_NONE,
+  M_TEXT,
+  M_URL,
+  MAX_NAME,
+  NOT_WF,
+  S_ATTR_EQ,
+  S_ATTR_NAME,
+  S_ATTR_QUOTE,
+  S_ATTR_VAL,
+  S_BANG,
+  S_BANG_DASH,
+  S_CDATA,
+  S_CDATA_B1,
+  S_CDATA_B2,
+  S_CDATA_OPEN,
+  S_CLOSE,
+  S_COMMENT,
+  S_COMMENT_D1,
+  S_COMMENT_D2,
+  S_EMPTY_GT,
+  S_END_NAME,
+  S_END_WS,
+  S_LT,
+  S_REF,
+  S_START_NAME,
+  S_TAG,
+  S_TEXT,
+  SLICE,
+  STATE_NAMES,
+} from './states.js';
 import { Utf8Validator } from './utf8.js';
 
 /** Deeper nesting fails the file cleanly instead of growing stacks without bound. */
 export const MAX_DEPTH = 10_000;
-/** Longest element or attribute name accepted. */
-const MAX_NAME = 4096;
-/** Captured values are copied in slices of at most this many bytes, so scratch grows with the value only. */
-const SLICE = 1 << 20;
-
-// Tokenizer states.
-const S_TEXT = 0;
-const S_REF = 1;
-const S_LT = 2;
-const S_START_NAME = 3;
-const S_TAG = 4;
-const S_ATTR_NAME = 5;
-const S_ATTR_EQ = 6;
-const S_ATTR_QUOTE = 7;
-const S_ATTR_VAL = 8;
-const S_EMPTY_GT = 9;
-const S_END_NAME = 10;
-const S_END_WS = 11;
-const S_BANG = 12;
-const S_BANG_DASH = 13;
-const S_COMMENT = 14;
-const S_COMMENT_D1 = 15;
-const S_COMMENT_D2 = 16;
-const S_CDATA_OPEN = 17;
-const S_CDATA = 18;
-const S_CDATA_B1 = 19;
-const S_CDATA_B2 = 20;
-const S_PI_TARGET = 21;
-const S_PI = 22;
-const S_PI_Q = 23;
-/** An end tag (or '/>') was read: close the element. Consumes no input; keeps closeElement in one place. */
-const S_CLOSE = 24;
-
-const STATE_NAMES = [
-  'text',
-  'a character or entity reference',
-  'a tag',
-  'an element name',
-  'a start tag',
-  'an attribute name',
-  'a start tag',
-  'a start tag',
-  'an attribute value',
-  'a start tag',
-  'an end tag',
-  'an end tag',
-  'a markup declaration',
-  'a comment',
-  'a comment',
-  'a comment',
-  'a comment',
-  'a CDATA section',
-  'a CDATA section',
-  'a CDATA section',
-  'a CDATA section',
-  'a processing instruction',
-  'a processing instruction',
-  'a processing instruction',
-  'an end tag',
-];
-
 // What an element means, by where it is (its context).
 const X_NONE = 0; // document level, outside the root
 const X_ROOT = 1;
@@ -115,12 +91,6 @@ const A_ID = 1;
 const A_TYPE = 2;
 const A_URL = 3;
 
-// How a reference's character is used: ignored, text, attribute (normalised), URL (whitespace dropped).
-const M_NONE = 0;
-const M_TEXT = 1;
-const M_ATTR = 2;
-const M_URL = 3;
-
 const W_ITEMS = ascii('items');
 const W_ITEM = ascii('item');
 const W_CATEGORY = ascii('category');
@@ -134,27 +104,8 @@ const W_VALUE = ascii('value');
 const W_ID = ascii('id');
 const W_TYPE = ascii('type');
 const W_URL = ascii('url');
-const CDATA_OPEN = ascii('CDATA[');
 
-const NOT_WF = 'not well-formed XML: ';
-
-/** XML 1.0 production XMLDecl, after '<?xml' and before '?>'; groups 1/2: the encoding name. */
-const XML_DECL =
-  /^[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)'))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\r\n]*$/;
-
-function isXmlChar(cp: number): boolean {
-  return (
-    cp === 0x9 ||
-    cp === 0xa ||
-    cp === 0xd ||
-    (cp >= 0x20 && cp <= 0xd7ff) ||
-    (cp >= 0xe000 && cp <= 0xfffd) ||
-    (cp >= 0x10000 && cp <= 0x10ffff)
-  );
-}
-
-export class CatalogueParser extends ItemWriter {
-  private state = S_TEXT;
+export class CatalogueParser extends MarkupReader {
   /** Absolute offset (in the decompressed input) of the current chunk's first byte. */
   private base = 0;
   /** Offset where the document starts (3 after a BOM): the only place an XML declaration may be. */
@@ -163,9 +114,6 @@ export class CatalogueParser extends ItemWriter {
   private head: Uint8Array = Buffer.alloc(0);
   private headDone = false;
   private readonly utf8 = new Utf8Validator();
-  /** The last two bytes of the previous chunk (for CR LF pairs and `]]>` split across chunks). */
-  private prev1 = 0;
-  private prev2 = 0;
   private tagLine = 1;
 
   // element stack: names back to back in `names`, each element's name start, context and line
@@ -193,23 +141,6 @@ export class CatalogueParser extends ItemWriter {
   private attrSet: Set<string> | null = null;
   private attrKind = A_NONE;
   private quote = 0;
-
-  private textCapture = false;
-
-  // the reference being read
-  private refReturn = S_TEXT;
-  private refMode = M_NONE;
-  private refKind = 0;
-  private refVal = 0;
-  private refDigits = 0;
-  private refName = '';
-
-  // comments, CDATA, processing instructions
-  private cdataK = 0;
-  private piTarget = '';
-  private piAtStart = false;
-  private piXml = false;
-  private piText = '';
 
   constructor(rules: ItemRules, report: ReportBuilder, emit: (chunk: Buffer) => void) {
     super(rules, report, emit);
@@ -372,26 +303,6 @@ export class CatalogueParser extends ItemWriter {
     this.base += n;
   }
 
-  private prevByte(buf: Uint8Array, i: number): number {
-    return i > 0 ? buf[i - 1]! : this.prev1;
-  }
-
-  /** Called at every CR and LF: XML treats CR LF, lone CR and lone LF each as one line break. */
-  private lineBreak(buf: Uint8Array, i: number): void {
-    if (buf[i] === 0x0d || this.prevByte(buf, i) !== 0x0d) this.line++;
-  }
-
-  /** `]]>` may not appear in text (only as the end of a CDATA section). Called at a '>' in text. */
-  private checkCdataEnd(buf: Uint8Array, i: number): void {
-    const b1 = i >= 1 ? buf[i - 1] : this.prev1;
-    const b2 = i >= 2 ? buf[i - 2] : i === 1 ? this.prev1 : this.prev2;
-    if (b1 === 0x5d && b2 === 0x5d) this.fail(`${NOT_WF}']]>' is not allowed in text`);
-  }
-
-  private badChar(b: number): never {
-    this.fail(`${NOT_WF}character 0x${b.toString(16).padStart(2, '0')} is not allowed in XML`);
-  }
-
   // ---------------------------------------------------------------- text
 
   private text(buf: Uint8Array, i: number, n: number): number {
@@ -504,128 +415,6 @@ export class CatalogueParser extends ItemWriter {
     return i;
   }
 
-  // ---------------------------------------------------------------- references
-
-  private beginRef(returnState: number, mode: number): void {
-    this.state = S_REF;
-    this.refReturn = returnState;
-    this.refMode = mode;
-    this.refKind = 0;
-    this.refVal = 0;
-    this.refDigits = 0;
-    this.refName = '';
-  }
-
-  private ref(buf: Uint8Array, i: number, n: number): number {
-    for (; i < n; i++) {
-      const b = buf[i]!;
-      switch (this.refKind) {
-        case 0: // just after '&'
-          if (b === 0x23) this.refKind = 2;
-          else if (NAME_CLASS[b] === 1) {
-            this.refKind = 1;
-            this.refName = String.fromCharCode(b);
-          } else this.fail(`${NOT_WF}'&' must start a reference (write &amp; for a literal '&')`);
-          break;
-        case 1: // entity name
-          if (b === 0x3b) {
-            this.emitChar(this.entityValue());
-            this.state = this.refReturn;
-            return i + 1;
-          }
-          if (NAME_CLASS[b] === 0 || this.refName.length >= 32) {
-            this.fail(`${NOT_WF}reference '&${this.refName}' is not terminated by ';'`);
-          }
-          this.refName += String.fromCharCode(b);
-          break;
-        case 2: // after '&#'
-          if (b === 0x78) this.refKind = 4;
-          else if (b >= 0x30 && b <= 0x39) {
-            this.refKind = 3;
-            this.refVal = b - 0x30;
-            this.refDigits = 1;
-          } else this.fail(`${NOT_WF}malformed character reference`);
-          break;
-        default: {
-          // decimal (3) or hexadecimal (4) digits
-          if (b === 0x3b && this.refDigits > 0) {
-            if (!isXmlChar(this.refVal)) {
-              this.fail(`${NOT_WF}character reference &#${this.refVal}; is not an allowed XML character`);
-            }
-            this.emitChar(this.refVal);
-            this.state = this.refReturn;
-            return i + 1;
-          }
-          let d = -1;
-          if (b >= 0x30 && b <= 0x39) d = b - 0x30;
-          else if (this.refKind === 4 && b >= 0x61 && b <= 0x66) d = b - 0x57;
-          else if (this.refKind === 4 && b >= 0x41 && b <= 0x46) d = b - 0x37;
-          if (d < 0) this.fail(`${NOT_WF}malformed character reference`);
-          this.refVal = this.refVal * (this.refKind === 4 ? 16 : 10) + d;
-          this.refDigits++;
-          if (this.refVal > 0x10ffff) this.fail(`${NOT_WF}character reference out of range`);
-        }
-      }
-    }
-    return n;
-  }
-
-  private entityValue(): number {
-    switch (this.refName) {
-      case 'lt':
-        return 0x3c;
-      case 'gt':
-        return 0x3e;
-      case 'amp':
-        return 0x26;
-      case 'quot':
-        return 0x22;
-      case 'apos':
-        return 0x27;
-      default:
-        return this.fail(
-          `${NOT_WF}undefined entity '&${this.refName};' (only &lt; &gt; &amp; &quot; &apos; and character references are allowed)`,
-        );
-    }
-  }
-
-  /** A character from a reference, into the value being captured (if any). */
-  private emitChar(cp: number): void {
-    const mode = this.refMode;
-    if (mode === M_NONE) return;
-    this.ensureScratch(8);
-    const s = this.scratch;
-    if (cp === 0x20 || cp === 0x9 || cp === 0xa || cp === 0xd) {
-      if (mode === M_URL || this.sLen === this.capStart) return;
-      if (cp === 0x20) s[this.sLen++] = 0x20;
-      else {
-        s[this.sLen++] = 0x5c;
-        s[this.sLen++] = cp === 0x9 ? 0x74 : cp === 0xa ? 0x6e : 0x72;
-      }
-      return;
-    }
-    let len = this.sLen;
-    if (cp === 0x22 || cp === 0x5c) {
-      s[len++] = 0x5c;
-      s[len++] = cp;
-    } else if (cp < 0x80) s[len++] = cp;
-    else if (cp < 0x800) {
-      s[len++] = 0xc0 | (cp >> 6);
-      s[len++] = 0x80 | (cp & 0x3f);
-    } else if (cp < 0x10000) {
-      s[len++] = 0xe0 | (cp >> 12);
-      s[len++] = 0x80 | ((cp >> 6) & 0x3f);
-      s[len++] = 0x80 | (cp & 0x3f);
-    } else {
-      s[len++] = 0xf0 | (cp >> 18);
-      s[len++] = 0x80 | ((cp >> 12) & 0x3f);
-      s[len++] = 0x80 | ((cp >> 6) & 0x3f);
-      s[len++] = 0x80 | (cp & 0x3f);
-    }
-    this.sLen = len;
-    this.capEnd = len;
-  }
-
   // ---------------------------------------------------------------- tags
 
   private lt(buf: Uint8Array, i: number): number {
@@ -644,9 +433,7 @@ export class CatalogueParser extends ItemWriter {
       this.state = S_END_NAME;
     } else if (b === 0x21) this.state = S_BANG;
     else if (b === 0x3f) {
-      this.piAtStart = this.base + i - 1 === this.docStart;
-      this.piTarget = '';
-      this.state = S_PI_TARGET;
+      this.beginPi(this.base + i - 1 === this.docStart);
     } else this.fail(`${NOT_WF}'<' must start a tag (write &lt; for a literal '<')`);
     return i + 1;
   }
@@ -1115,199 +902,5 @@ export class CatalogueParser extends ItemWriter {
       if (k >= K_CR) this.lineBreak(buf, i);
     }
     return n;
-  }
-
-  // ---------------------------------------------------------------- comments, CDATA, PIs, declarations
-
-  private bang(buf: Uint8Array, i: number): number {
-    const b = buf[i]!;
-    if (b === 0x2d) this.state = S_BANG_DASH;
-    else if (b === 0x5b) {
-      this.cdataK = 0;
-      this.state = S_CDATA_OPEN;
-    } else if (b === 0x44) {
-      this.fail('DOCTYPE declarations are not allowed (no entity expansion, no external entities)');
-    } else if (b === 0x45) this.fail('ENTITY declarations are not allowed (no entity expansion)');
-    else this.fail('markup declarations (<!...>) are not allowed');
-    return i + 1;
-  }
-
-  private comment(buf: Uint8Array, i: number, n: number): number {
-    for (; i < n; i++) {
-      const b = buf[i]!;
-      if (this.state === S_COMMENT_D2) {
-        if (b !== 0x3e) this.fail(`${NOT_WF}'--' is not allowed inside a comment`);
-        this.state = S_TEXT;
-        return i + 1;
-      }
-      if (b === 0x2d) {
-        this.state = this.state === S_COMMENT ? S_COMMENT_D1 : S_COMMENT_D2;
-        continue;
-      }
-      this.state = S_COMMENT;
-      const k = TEXT_CLASS[b]!;
-      if (k === K_LF || k === K_CR) this.lineBreak(buf, i);
-      else if (k === K_BAD) this.badChar(b);
-    }
-    return n;
-  }
-
-  private cdata(buf: Uint8Array, i: number, n: number): number {
-    while (i < n) {
-      const b = buf[i]!;
-      if (this.state === S_CDATA_B1) {
-        if (b === 0x5d) {
-          this.state = S_CDATA_B2;
-          i++;
-        } else {
-          this.cdataBracket();
-          this.state = S_CDATA;
-        }
-        continue;
-      }
-      if (this.state === S_CDATA_B2) {
-        if (b === 0x3e) {
-          this.state = S_TEXT;
-          return i + 1;
-        }
-        this.cdataBracket();
-        if (b === 0x5d) i++;
-        else {
-          this.cdataBracket();
-          this.state = S_CDATA;
-        }
-        continue;
-      }
-      let end = buf.indexOf(0x5d, i);
-      if (end < 0) end = n;
-      if (!this.textCapture) i = this.skipCdata(buf, i, end);
-      else while (i < end) i = this.captureCdata(buf, i, Math.min(end, i + SLICE));
-      if (end < n) {
-        this.state = S_CDATA_B1;
-        i = end + 1;
-      }
-    }
-    return n;
-  }
-
-  /** A ']' that turned out not to end the CDATA section. */
-  private cdataBracket(): void {
-    if (!this.textCapture) return;
-    this.ensureScratch(1);
-    this.scratch[this.sLen++] = 0x5d;
-    this.capEnd = this.sLen;
-  }
-
-  private skipCdata(buf: Uint8Array, i: number, end: number): number {
-    for (; i < end; i++) {
-      const k = TEXT_CLASS[buf[i]!]!;
-      if (k === K_LF || k === K_CR) this.lineBreak(buf, i);
-      else if (k === K_BAD) this.badChar(buf[i]!);
-    }
-    return i;
-  }
-
-  /** CDATA content of a field: taken literally (no references), JSON-escaped, whitespace trimmed. */
-  private captureCdata(buf: Uint8Array, i: number, end: number): number {
-    this.ensureScratch(2 * (end - i));
-    const s = this.scratch;
-    const start = this.capStart;
-    let len = this.sLen;
-    let capEnd = this.capEnd;
-    for (; i < end; i++) {
-      const b = buf[i]!;
-      const k = TEXT_CLASS[b]!;
-      if (k === K_PLAIN || k >= K_AMP) {
-        if (k === K_BAD) {
-          this.sLen = len;
-          this.badChar(b);
-        }
-        s[len++] = b;
-        capEnd = len;
-      } else if (k === K_ESC) {
-        s[len++] = 0x5c;
-        s[len++] = b;
-        capEnd = len;
-      } else {
-        // whitespace: dropped at the start, kept (escaped) inside, trimmed at the end via capEnd
-        if (k >= K_CR) {
-          this.lineBreak(buf, i);
-          if (k === K_LF && this.prevByte(buf, i) === 0x0d) continue;
-        }
-        if (len === start) continue;
-        if (k === K_SPACE) s[len++] = 0x20;
-        else {
-          s[len++] = 0x5c;
-          s[len++] = k === K_TAB ? 0x74 : 0x6e;
-        }
-      }
-    }
-    this.sLen = len;
-    this.capEnd = capEnd;
-    return i;
-  }
-
-  private pi(buf: Uint8Array, i: number, n: number): number {
-    for (; i < n; i++) {
-      const b = buf[i]!;
-      const k = TEXT_CLASS[b]!;
-      if (this.state === S_PI_TARGET) {
-        if (NAME_CLASS[b] !== 0 && (this.piTarget.length > 0 || NAME_CLASS[b] === 1)) {
-          if (this.piTarget.length >= MAX_NAME) this.fail(`${NOT_WF}processing instruction target too long`);
-          this.piTarget += String.fromCharCode(b);
-          continue;
-        }
-        if (this.piTarget.length === 0 || (b !== 0x3f && (k < K_SPACE || k > K_LF))) {
-          this.fail(`${NOT_WF}malformed processing instruction`);
-        }
-        this.startPi();
-        this.state = S_PI;
-      }
-      if (this.state === S_PI_Q) {
-        if (b === 0x3e) {
-          if (this.piXml) this.checkXmlDeclaration();
-          this.state = S_TEXT;
-          return i + 1;
-        }
-        if (this.piXml && this.piText.length < 1024) this.piText += '?';
-        if (b === 0x3f) continue;
-        this.state = S_PI;
-      }
-      if (b === 0x3f) {
-        this.state = S_PI_Q;
-        continue;
-      }
-      if (k === K_LF || k === K_CR) this.lineBreak(buf, i);
-      else if (k === K_BAD) this.badChar(b);
-      if (this.piXml && this.piText.length < 1024) this.piText += String.fromCharCode(b);
-    }
-    return n;
-  }
-
-  private startPi(): void {
-    if (/[\x80-\xff]/.test(this.piTarget)) {
-      const bytes = Buffer.from(this.piTarget, 'latin1');
-      if (!isXmlName(bytes, 0, bytes.length)) {
-        this.fail(`${NOT_WF}'${bytes.toString('utf8')}' is not a valid processing instruction target`);
-      }
-    }
-    const lower = this.piTarget.toLowerCase();
-    this.piXml = false;
-    if (lower !== 'xml') return;
-    if (this.piTarget !== 'xml')
-      this.fail(`${NOT_WF}processing instruction target '${this.piTarget}' is reserved`);
-    if (!this.piAtStart)
-      this.fail(`${NOT_WF}the XML declaration is only allowed at the very start of the file`);
-    this.piXml = true;
-    this.piText = '';
-  }
-
-  private checkXmlDeclaration(): void {
-    const m = XML_DECL.exec(this.piText);
-    if (!m || this.piText.length >= 1024) this.fail(`${NOT_WF}malformed XML declaration`);
-    const encoding = m[1] ?? m[2];
-    if (encoding !== undefined && !/^(utf-?8|us-ascii|ascii)$/i.test(encoding)) {
-      this.fail(`unsupported encoding "${encoding}": only UTF-8 is accepted`);
-    }
   }
 }
