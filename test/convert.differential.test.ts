@@ -6,6 +6,9 @@
  * must agree on the verdict (converted or failed) and, when converted, on the output bytes and the
  * report's counts.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +21,7 @@ import {
   expectedOutcome,
   renderCatalogue,
   styleArb,
+  writeLargeCatalogue,
 } from './support/catalogue.js';
 import { type ReferenceResult, referenceConvertChunks } from './support/reference-converter.js';
 
@@ -173,6 +177,24 @@ describe('converter vs saxes reference', () => {
       ),
       { numRuns: 250 },
     );
+  });
+
+  it('agrees on the benchmark catalogue, which is the same for the same seed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-catalogue-'));
+    try {
+      const [a, b] = [join(dir, 'a.xml'), join(dir, 'b.xml')];
+      const written = await writeLargeCatalogue(a, 300_000, 7);
+      await writeLargeCatalogue(b, 300_000, 7);
+      const bytes = await readFile(a);
+      expect(bytes.equals(await readFile(b))).toBe(true);
+      expect(bytes.length).toBe(written.bytes);
+      const reference = await referenceConvertChunks([bytes]);
+      expect(reference.report.itemsWritten).toBe(written.items);
+      const problem = await agreement(chunksOf(bytes, 65536), reference, {});
+      expect(problem).toBeNull();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('agrees on gzip-compressed catalogues, intact or with a damaged byte, at every chunk size', async () => {
