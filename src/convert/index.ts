@@ -66,10 +66,11 @@ function settings(options: ConvertOptions): Settings {
   };
 }
 
+/** Anything else thrown while converting is a bug in the converter: still a final verdict, but said so. */
 function asConversionError(err: unknown): ConversionError {
   if (err instanceof ConversionError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new ConversionError(message, null, err);
+  return new ConversionError(`internal converter error: ${message}`, null, err);
 }
 
 /**
