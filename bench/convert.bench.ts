@@ -7,9 +7,9 @@
  * - fxp:   fast-xml-parser on the whole document + mapping (skipped when the file cannot be one string).
  *
  * Each run is a separate child process (bench/support/convert-child.ts), so the peak RSS is that run's.
- * Env: BENCH_SIZES=10,100 (MB, default 10,100,1000); BENCH_PARSERS=ours,saxes; BENCH_REPEAT=n runs per cell (default 3 up to
- * 100 MB, 1 above), best time reported; BENCH_VERIFY=1 also compares the outputs' sha256 (costs time).
- * MB = 10^6 bytes throughout.
+ * Env: BENCH_SIZES=10,100 (MB, default 10,100,1000); BENCH_PARSERS=ours,saxes; BENCH_REPEAT=n runs
+ * per cell (default 3 up to 100 MB, 1 above), best time reported; BENCH_VERIFY=1 also compares the
+ * outputs' sha256 (costs time). MB = 10^6 bytes throughout.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
@@ -146,9 +146,8 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`load average at the end ${loadAverage()}\n\n`);
   process.stdout.write(`| ${COLUMNS.map(([, title]) => title).join(' | ')} |\n`);
-  process.stdout.write(
-    `| ${COLUMNS.map(([key]) => (key === 'parser' || key === 'size' || key === 'note' ? '---' : '---:')).join(' | ')} |\n`,
-  );
+  const align = (key: keyof Row) => (key === 'parser' || key === 'size' || key === 'note' ? '---' : '---:');
+  process.stdout.write(`| ${COLUMNS.map(([key]) => align(key)).join(' | ')} |\n`);
   for (const r of rows) process.stdout.write(`| ${COLUMNS.map(([key]) => r[key]).join(' | ')} |\n`);
 }
 

@@ -91,11 +91,12 @@ async function expectAgreementAtAllSizes(
 // ---------------------------------------------------------------------------------------------------
 // Mutations
 
+// biome-ignore format: a table of tokens
 const TOKENS = [
-  '<', '>', '&', ';', '"', "'", '=', '/', '!', '?', ']]>', '-->', '--', '<!--', '<![CDATA[', '?>', '<?', '<?x ',
-  '&amp;', '&#x1F600;', '&#0;', '&#xD800;', '&lt', '&bogus;', '<!DOCTYPE items>', '</nsx:item>',
+  '<', '>', '&', ';', '"', "'", '=', '/', '!', '?', ']]>', '-->', '--', '<!--', '<![CDATA[', '?>', '<?',
+  '<?x ', '&amp;', '&#x1F600;', '&#0;', '&#xD800;', '&lt', '&bogus;', '<!DOCTYPE items>', '</nsx:item>',
   '<nsx:item id="9">', '<x>', '</x>', '<x/>', ' ', '\n', '\r', '\t', '\u0000', 'é', '😀', '中', '\uFFFE',
-]; // biome-ignore format: a table of tokens
+];
 
 type Mutation =
   | { kind: 'delete'; at: number; length: number }

@@ -14,7 +14,7 @@ import { chunksOf, renderCatalogue } from './support/catalogue.js';
 import { referenceConvertChunks } from './support/reference-converter.js';
 
 const MB = 1024 * 1024;
-/** Generous: the converter's own buffers are a few MB; an expansion or a whole-file buffer would exceed it. */
+/** Generous: the converter's buffers are a few MB; an expansion or a whole-file buffer would exceed it. */
 const MEMORY_BOUND = 300 * MB;
 const encoder = new TextEncoder();
 
@@ -126,7 +126,7 @@ describe('entities and DOCTYPEs', () => {
     expectCleanFailure(result);
   });
 
-  it('refuses a DOCTYPE even after the XML declaration, a BOM and comments, split into 1-byte chunks', async () => {
+  it('refuses a DOCTYPE after a BOM, the XML declaration and comments, in 1-byte chunks', async () => {
     const xml = '\uFEFF<?xml version="1.0"?><!-- c --><!DOCTYPE items [<!ENTITY a "b">]><items>&a;</items>';
     const result = await measured(chunksOf(encoder.encode(xml), 1));
     expectCleanFailure(result, /DOCTYPE/i);

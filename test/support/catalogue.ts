@@ -122,7 +122,8 @@ export function expectedOutcome(catalogue: GenCatalogue): ExpectedOutcome {
 // biome-ignore format: a few lines of pieces read better than forty
 const TEXT_PIECES = [
   'a', 'b', 'Z', '7', ' ', 'Jeans', 'Bootleg', '<', '>', '&', '"', "'", '<&>"\'', ']]>', ']]', '-->', '--',
-  '?>', '&amp;', '&#38;', 'é', 'ß', 'Ω', '中文', '😀', '𝄞', '\u00a0', '\u2028', '\t', '\n', '/', '=', ';', '\\', '\u007f', '\u0085',
+  '?>', '&amp;', '&#38;', 'é', 'ß', 'Ω', '中文', '😀', '𝄞', '\u00a0', '\u2028', '\t', '\n', '/', '=', ';',
+  '\\', '\u007f', '\u0085',
 ];
 
 /** Removes leading and trailing whitespace by any definition (JS \s covers XML whitespace too). */
@@ -392,7 +393,10 @@ class Writer {
     return this.chance(0.5) ? `&#${cp};` : `&#x${cp.toString(16)};`;
   }
 
-  /** Element content: escaped with entities, char refs or CDATA, in 1..3 segments split by comments/PIs. */
+  /**
+   * Element content: escaped with entities, char refs or CDATA, in one or two segments split by a
+   * comment or PI.
+   */
   content(value: string): string {
     const chars = Array.from(value);
     const cuts = chars.length > 1 && this.chance(0.3) ? [Math.floor(this.rnd() * chars.length)] : [];
@@ -638,11 +642,6 @@ export function chunksOf(bytes: Uint8Array, size: number): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
   return chunks.length > 0 ? chunks : [bytes];
-}
-
-/** Random cut points for a byte array of length n. */
-export function cutsArb(n: number): fc.Arbitrary<number[]> {
-  return fc.array(fc.integer({ min: 0, max: Math.max(0, n) }), { maxLength: Math.min(40, n) });
 }
 
 // ---------------------------------------------------------------------------------------------------
