@@ -34,10 +34,11 @@ const P_DESC = piece('","product_description":"');
 const P_IMAGES = piece('","product_images":{');
 const P_PRICES = piece('},"prices":[');
 const P_END = piece(']}');
-const P_CUR = piece('{"currency":"');
+// Prices: the punctuation between two values is one piece each (fewer, longer copies).
+const P_FIRST_CUR = piece('{"currency":"');
 const P_VAL = piece('","value":"');
-const P_PRICE_END = piece('"}');
-const P_NULL = piece('null');
+const P_NEXT_CUR = piece('"},{"currency":"');
+const P_PRICES_END = piece('"}]}');
 
 export interface ItemRules {
   strict: boolean;
@@ -92,7 +93,9 @@ export class ItemWriter {
   private out: Buffer = Buffer.allocUnsafe(OUT_FLUSH + 64 * 1024);
   private outView = viewOf(this.out);
   private outLen = 0;
+  /** Per image type: the slot's key with what follows it, `"image_N":"` (a URL) and `"image_N":null`. */
   private readonly imageKeys: Bytes[] = [];
+  private readonly imageNulls: Bytes[] = [];
 
   protected line = 1;
 
@@ -340,13 +343,15 @@ export class ItemWriter {
     }
   }
 
-  private imageKey(type: number): Bytes {
+  private imageKey(type: number, isNull: boolean): Bytes {
     let key = this.imageKeys[type];
     if (key === undefined) {
-      key = piece(`${type > 1 ? ',' : ''}"image_${type}":`);
+      const name = `${type > 1 ? ',' : ''}"image_${type}":`;
+      key = piece(`${name}"`);
       this.imageKeys[type] = key;
+      this.imageNulls[type] = piece(`${name}null`);
     }
-    return key;
+    return isNull ? this.imageNulls[type]! : key;
   }
 
   private writeItem(): void {
@@ -367,11 +372,9 @@ export class ItemWriter {
     if (this.descCount > 0) o = put(ov, out, o, sv, s, this.descS, this.descE);
     o = putPiece(ov, out, o, P_IMAGES);
     for (let t = 1; t <= this.imgMax; t++) {
-      o = putPiece(ov, out, o, this.imageKey(t));
       const us = this.imgUrlS[t]!;
-      if (us < 0) o = putPiece(ov, out, o, P_NULL);
-      else {
-        out[o++] = 0x22;
+      o = putPiece(ov, out, o, this.imageKey(t, us < 0));
+      if (us >= 0) {
         o = put(ov, out, o, sv, s, us, this.imgUrlE[t]!);
         out[o++] = 0x22;
       }
@@ -379,14 +382,12 @@ export class ItemWriter {
     o = putPiece(ov, out, o, P_PRICES);
     const r = this.priceRanges;
     for (let p = 0; p < this.priceCount; p++) {
-      if (p > 0) out[o++] = 0x2c;
-      o = putPiece(ov, out, o, P_CUR);
+      o = putPiece(ov, out, o, p === 0 ? P_FIRST_CUR : P_NEXT_CUR);
       o = put(ov, out, o, sv, s, r[p * 4]!, r[p * 4 + 1]!);
       o = putPiece(ov, out, o, P_VAL);
       o = put(ov, out, o, sv, s, r[p * 4 + 2]!, r[p * 4 + 3]!);
-      o = putPiece(ov, out, o, P_PRICE_END);
     }
-    o = putPiece(ov, out, o, P_END);
+    o = putPiece(ov, out, o, this.priceCount > 0 ? P_PRICES_END : P_END);
     this.outLen = o;
     if (o >= OUT_FLUSH) this.flushOut();
   }
