@@ -8,5 +8,7 @@ export default defineConfig({
     // Service tests start real servers on their own ports; two cores, so keep parallelism modest.
     pool: 'forks',
     maxWorkers: 2,
+    // Same as the CLI: the SDK's Node 22 notice is not news in every test file's output.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

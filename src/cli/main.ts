@@ -28,6 +28,11 @@ function usage(): string {
   ].join('\n');
 }
 
+// The AWS SDK prints a multi-line warning that its releases after January 2027 need Node 22. The
+// lockfile pins releases that run on Node 20, and the warning would break the one-JSON-event-per-line
+// log, so it is off unless the operator asks for it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
