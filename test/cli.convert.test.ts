@@ -123,6 +123,22 @@ describe('file-transformer convert', () => {
     expect(readFileSync(out, 'utf8')).toBe('previous');
   });
 
+  it('leaves no file behind when interrupted (Ctrl-C) mid-way', async () => {
+    const sub = mkdtempSync(join(dir, 'int-'));
+    const child = spawn(process.execPath, [MAIN, 'convert', '-', '-o', join(sub, 'out.json')], { cwd: dir });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    child.stdin.write('<items>'); // stdin stays open: the conversion is waiting for more
+    while (readdirSync(sub).length === 0) await new Promise((r) => setTimeout(r, 20)); // temp file is open
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    expect(stderr).toContain('interrupted, no output written');
+    expect(readdirSync(sub)).toEqual([]);
+  });
+
   it('--strict fails the file at the first rejected item', async () => {
     const r = await cli([file('strict.xml', MIXED), '--strict']);
     expect(r.code).toBe(1);

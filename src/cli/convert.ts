@@ -4,7 +4,7 @@
  * renamed (or copied to stdout) at the end, so a failed run never leaves half a JSON document behind.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -202,6 +202,13 @@ export async function run(argv: string[]): Promise<number> {
   const progress =
     !fromStdin && process.stderr.isTTY && inputSize > PROGRESS_MIN_BYTES ? progressMeter(inputSize) : null;
 
+  // Ctrl-C mid-way: take the temp file along, so an interrupted run leaves nothing behind either.
+  const onInterrupt = (): void => {
+    rmSync(temp, { force: true });
+    process.stderr.write('\nfile-transformer convert: interrupted, no output written\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
   let ioError: Error | null = null;
   try {
     await pipeline(
@@ -216,6 +223,7 @@ export async function run(argv: string[]): Promise<number> {
     progress?.stop();
   }
   const result = await report;
+  process.off('SIGINT', onInterrupt);
   if (args.report) {
     try {
       await writeFile(args.report, `${JSON.stringify(result, null, 2)}\n`);
