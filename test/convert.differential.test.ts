@@ -44,6 +44,7 @@ function summary(r: ReferenceResult): unknown {
     itemsRejected: r.report.itemsRejected,
     rejections: r.report.rejections.map((x) => [x.line, x.id]),
     warningsTotal: r.report.warningsTotal,
+    bytes: r.report.bytes,
   };
 }
 
