@@ -7,7 +7,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { Config } from '../config/types.js';
 import type { ConversionReport } from '../convert/types.js';
 import { ObjectGoneError, PermanentError, TransientError, toTransformerError } from '../errors.js';
@@ -17,11 +16,12 @@ import type { Metrics } from '../metrics.js';
 import { backoffDelayMs } from './backoff.js';
 import type { ConverterFactory } from './converter.js';
 import { outputKeyFor, reportKeyFor } from './naming.js';
+import { uploadOutput } from './output-upload.js';
 
 /**
- * Multipart sizing: memory per file in flight is about partSize * (queueSize + 1) (lib-storage keeps
- * the parts being sent plus the one being filled), so 8 MiB x 2 stays near 24 MiB a file, ~100 MiB at
- * CONCURRENCY=4, while two parts in flight keep the upload ahead of the converter.
+ * Multipart sizing: memory per file in flight is about partSize * (queueSize + 1) (the parts being
+ * sent plus the one being filled), so 8 MiB x 2 stays near 24 MiB a file, ~100 MiB at CONCURRENCY=4,
+ * while two parts in flight keep the upload ahead of the converter.
  */
 export const UPLOAD_PART_SIZE = 8 * 1024 * 1024;
 export const UPLOAD_QUEUE_SIZE = 2;
@@ -173,20 +173,18 @@ async function convert(
     metadata['items-written'] = String(r.itemsWritten);
     metadata['items-rejected'] = String(r.itemsRejected);
   }
-  const upload = new Upload({
-    client: s3,
-    params: {
-      Bucket: config.targetBucket,
-      Key: outputKey,
-      Body: Readable.from(output()),
-      ContentType: 'application/json',
-      Metadata: metadata,
+  const uploading = uploadOutput(
+    {
+      s3,
+      bucket: config.targetBucket,
+      key: outputKey,
+      contentType: 'application/json',
+      metadata,
+      partSize: UPLOAD_PART_SIZE,
+      queueSize: UPLOAD_QUEUE_SIZE,
     },
-    partSize: UPLOAD_PART_SIZE,
-    queueSize: UPLOAD_QUEUE_SIZE,
-    leavePartsOnError: false,
-  });
-  const uploading = upload.done().catch((error: unknown) => {
+    output(),
+  ).catch((error: unknown) => {
     failure ??= { part: 'upload', error };
     tearDown();
     throw error;
@@ -196,8 +194,8 @@ async function convert(
   const rep: ConversionReport | null = result.status === 'fulfilled' ? result.value : null;
   const cause = failure as { part: 'source' | 'converter' | 'upload'; error: unknown } | null;
 
+  // A failed body or request has already aborted the multipart upload (uploadOutput does so itself).
   if (cause?.part === 'source') {
-    await upload.abort().catch(() => {});
     throw toTransformerError(cause.error);
   }
   if (cause?.part === 'upload') {
@@ -208,7 +206,6 @@ async function convert(
   if (rep?.error) {
     // The file fails as a whole: nothing may be visible. A failed stream aborts the upload; if the store
     // completed it anyway (error after the last byte), remove it.
-    await upload.abort().catch(() => {});
     if (uploaded.status === 'fulfilled') await deleteQuietly(s3, config.targetBucket, outputKey, log);
     const fullReport = { ...rep, etag: row.etag, bucket: row.bucket };
     const reportKey = await putReport(ctx, row, fullReport, log);
