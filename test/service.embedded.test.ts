@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
-import { convertChunks } from '../src/convert/index.js';
 import { createService, packageRoot } from '../src/service.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { runCli, startCli } from './support/cli.js';
@@ -50,11 +49,13 @@ describe('`serve` on embedded defaults, as a user starts it', () => {
           'test-file.xml to be converted',
         );
         const out = await getObjectWithMetadata(s3, 'json-bucket', 'test-file.xml.json');
-        // The converter's own output for the sample (its correctness is test/convert.sample.test.ts),
-        // and the two points where the predecessor was wrong.
-        const sample = await readFile(join(packageRoot(), 'samples', 'seed-sample.xml'));
-        const expected = await convertChunks([sample], { source: 'test-file.xml' });
-        expect(out.body).toBe(expected.json);
+        // The sample's correct output (also asserted in test/convert.sample.test.ts), and the two points
+        // where the predecessor was wrong.
+        const expected = await readFile(
+          join(packageRoot(), 'test', 'fixtures', 'seed-sample.expected.json'),
+          'utf8',
+        );
+        expect(out.body).toBe(expected);
         const products = JSON.parse(out.body) as { product_images: Record<string, string | null> }[];
         expect(products).toHaveLength(2);
         expect(products[0]!.product_images).toEqual({

@@ -19,6 +19,7 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type SaxesOptions, SaxesParser, type SaxesTagPlain } from 'saxes';
+import { emptyReport } from '../../src/convert/report.js';
 import type { ConversionReport, ConvertOptions } from '../../src/convert/types.js';
 
 export interface ReferenceResult {
@@ -134,17 +135,7 @@ export class ReferenceConverter {
     this.maxBytes = options.maxBytes ?? 2 * 1024 ** 3;
     this.strict = options.strict ?? false;
     this.maxReportEntries = options.maxReportEntries ?? 10_000;
-    this.report = {
-      source: options.source ?? null,
-      bytes: 0,
-      itemsSeen: 0,
-      itemsWritten: 0,
-      itemsRejected: 0,
-      rejections: [],
-      warnings: [],
-      warningsTotal: 0,
-      error: null,
-    };
+    this.report = emptyReport(options.source ?? null);
     const saxesOptions: SaxesOptions & { xmlns: false; position: true } = { xmlns: false, position: true };
     this.parser = new SaxesParser(saxesOptions);
     const p = this.parser;
