@@ -22,6 +22,9 @@ import { prng } from '../test/support/catalogue.js';
 import { freePort, type ServeProcess, spawnServe } from '../test/support/service-process.js';
 import { smallCatalogue } from '../test/support/small-catalogue.js';
 
+// The AWS SDK's multi-line Node 22 notice would break the table output; as in bench/service.bench.ts.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const UPLOADS = Number(process.env.BENCH_LATENCY_N ?? 200);
 const TYPICAL_ITEMS = Number(process.env.BENCH_LATENCY_ITEMS ?? 10_000);
 const POLL_MS = 10;
