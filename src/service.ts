@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { redactedConfig } from './config/load.js';
-import { parseCron } from './config/parse.js';
+import { parseCron, parseIntervalHours } from './config/parse.js';
 import type { Config, Schedule } from './config/types.js';
 import { failAbandonedScans, Scanner } from './discovery/scanner.js';
 import { ScanScheduler } from './discovery/schedule.js';
@@ -379,14 +379,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
       if ('cron' in schedule && typeof schedule.cron === 'string') {
         valid = { cron: parseCron('cron', schedule.cron) };
       } else if ('intervalHours' in schedule && typeof schedule.intervalHours === 'number') {
-        const h = schedule.intervalHours;
-        if (!Number.isFinite(h) || h <= 0 || h > 24 * 366) {
-          throw new ConfigError(
-            'intervalHours',
-            `expected a number of hours above 0 and at most ${24 * 366}`,
-          );
-        }
-        valid = { intervalHours: h };
+        valid = { intervalHours: parseIntervalHours('intervalHours', String(schedule.intervalHours)) };
       } else {
         throw new ConfigError('schedule', 'expected {"intervalHours": n} or {"cron": "<expression>"}');
       }

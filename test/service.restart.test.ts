@@ -54,6 +54,8 @@ describe('restart', () => {
     try {
       await expect(a.service.setSchedule({ cron: 'not a cron' })).rejects.toThrow(/cron/);
       await expect(a.service.setSchedule({ intervalHours: -1 })).rejects.toThrow(/intervalHours/);
+      await expect(a.service.setSchedule({ intervalHours: 24 * 366 + 1 })).rejects.toThrow(/at most 8784/);
+      await expect(a.service.setSchedule({ intervalHours: Number.NaN })).rejects.toThrow(/intervalHours/);
       const set = await a.service.setSchedule({ cron: '0 5 * * *' });
       expect(set).toMatchObject({ cron: '0 5 * * *', intervalHours: null, source: 'settings' });
       expect(new Date(set.nextRunAt!).getMinutes()).toBe(0);

@@ -8,6 +8,7 @@ import {
   parseBytes,
   parseCron,
   parseInteger,
+  parseIntervalHours,
   parseLogLevel,
   parsePositiveNumber,
   parseSuffixes,
@@ -160,7 +161,7 @@ function schedule(get: (name: string) => { name: string; value: string } | undef
     throw new ConfigError(cron.name, `expected either ${hours.name} or SCAN_CRON, not both`);
   }
   if (cron) return { cron: parseCron(cron.name, cron.value) };
-  if (hours) return { intervalHours: parsePositiveNumber(hours.name, hours.value, 24 * 366) };
+  if (hours) return { intervalHours: parseIntervalHours(hours.name, hours.value) };
   return { intervalHours: 3 };
 }
 

@@ -29,6 +29,13 @@ export function parsePositiveNumber(name: string, value: string, max: number): n
   return n;
 }
 
+/** A scan interval: the environment's SCAN_INTERVAL_HOURS and the API's schedule share this bound. */
+export const MAX_INTERVAL_HOURS = 24 * 366;
+
+export function parseIntervalHours(name: string, value: string): number {
+  return parsePositiveNumber(name, value, MAX_INTERVAL_HOURS);
+}
+
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
