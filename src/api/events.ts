@@ -14,7 +14,8 @@
  * only when the caller passed auth; otherwise it is logged for the operator to open by hand.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type EventFilter, MalformedNotificationError, parseNotification } from '../discovery/s3-events.js';
+import { type RecordedNotification, recordNotification } from '../discovery/record-notification.js';
+import { type EventFilter, MalformedNotificationError } from '../discovery/s3-events.js';
 import type { ReadinessCheck, VersionSink } from '../discovery/sqs.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -137,15 +138,16 @@ export function eventsPlugin(options: EventsPluginOptions): ApiPlugin {
         },
       },
       async (request) => {
-        let parsed: ReturnType<typeof parseNotification>;
+        let parsed: RecordedNotification;
         try {
-          parsed = parseNotification(request.body, options.filter);
+          parsed = await recordNotification(request.body, options.filter, options.sink);
         } catch (err) {
           if (err instanceof MalformedNotificationError) {
             log.warn({ reason: err.message }, 'webhook body is not an S3 notification');
             return reject('rejected', 400, err.message);
           }
-          throw err;
+          log.error({ err }, 'webhook versions could not be recorded');
+          return reject('failed', 503, 'the ledger is unavailable; send the notification again');
         }
 
         if (parsed.subscription) {
@@ -179,30 +181,21 @@ export function eventsPlugin(options: EventsPluginOptions): ApiPlugin {
           return { status: 'test-event' };
         }
 
-        let recorded = 0;
-        if (parsed.versions.length > 0) {
-          try {
-            recorded = await options.sink.recordVersions(parsed.versions, 'event');
-          } catch (err) {
-            log.error({ err }, 'webhook versions could not be recorded');
-            return reject('failed', 503, 'the ledger is unavailable; send the notification again');
-          }
-        }
-        if (parsed.invalid.length > 0) {
-          const reasons = parsed.invalid.map((i) => `record ${i.index}: ${i.reason}`).join('; ');
-          log.warn({ reasons, recorded }, 'webhook notification has records that cannot be used');
+        if (parsed.unusable !== null) {
+          log.warn(
+            { reasons: parsed.unusable, recorded: parsed.recorded },
+            'webhook notification has records that cannot be used',
+          );
           return reject(
             'rejected',
             400,
-            `records that cannot be used (the others were recorded): ${reasons}`,
+            `records that cannot be used (the others were recorded): ${parsed.unusable}`,
           );
         }
         metrics.webhookEventsTotal.inc({ outcome: parsed.versions.length > 0 ? 'recorded' : 'ignored' });
-        log.debug(
-          { versions: parsed.versions.length, recorded, ignored: parsed.ignored },
-          'webhook recorded',
-        );
-        return { status: 'recorded', versions: parsed.versions.length, recorded, ignored: parsed.ignored };
+        const { versions, recorded, ignored } = parsed;
+        log.debug({ versions: versions.length, recorded, ignored }, 'webhook recorded');
+        return { status: 'recorded', versions: versions.length, recorded, ignored };
       },
     );
   };

@@ -28,12 +28,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import {
-  type EventFilter,
-  type EventVersion,
-  MalformedNotificationError,
-  parseNotification,
-} from './s3-events.js';
+import { type RecordedNotification, recordNotification } from './record-notification.js';
+import { type EventFilter, type EventVersion, MalformedNotificationError } from './s3-events.js';
 
 /** Where discovered versions go: the service (ledger + worker wake-up). */
 export interface VersionSink {
@@ -211,10 +207,11 @@ export class SqsEventSource {
     metrics.sqsMessagesTotal.inc({ event: 'received' });
     const stopHeartbeat = this.heartbeat(message);
     try {
-      let parsed: ReturnType<typeof parseNotification>;
+      let parsed: RecordedNotification;
       try {
-        parsed = parseNotification(message.Body ?? '', this.options.filter);
+        parsed = await recordNotification(message.Body ?? '', this.options.filter, this.options.sink);
       } catch (err) {
+        // Anything but a body that is not a notification (the ledger failed) is handled below.
         if (!(err instanceof MalformedNotificationError)) throw err;
         this.leaveForRedrive(messageId, receiveCount, err.message);
         return;
@@ -229,15 +226,13 @@ export class SqsEventSource {
         );
       }
       if (parsed.versions.length > 0) {
-        const recorded = await this.options.sink.recordVersions(parsed.versions, 'event');
         this.log.debug(
-          { messageId, versions: parsed.versions.length, recorded, ignored: parsed.ignored },
+          { messageId, versions: parsed.versions.length, recorded: parsed.recorded, ignored: parsed.ignored },
           'sqs message recorded',
         );
       }
-      if (parsed.invalid.length > 0) {
-        const reasons = parsed.invalid.map((i) => `record ${i.index}: ${i.reason}`).join('; ');
-        this.leaveForRedrive(messageId, receiveCount, reasons);
+      if (parsed.unusable !== null) {
+        this.leaveForRedrive(messageId, receiveCount, parsed.unusable);
         return;
       }
       stopHeartbeat();
