@@ -113,8 +113,6 @@ export interface Service {
    * rows are committed: an SQS message may be deleted after that. @returns how many were new.
    */
   recordVersions(versions: ObjectVersion[], discoveredBy: DiscoveredBy): Promise<number>;
-  /** Claim now instead of at the next poll. */
-  wake(): void;
   /** Resolves when no scan of this service is running and nothing is pending (due or in backoff) or processing. */
   drain(): Promise<void>;
 
@@ -394,9 +392,6 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
       const inserted = await need(ledger, 'the ledger').recordVersions(versions, discoveredBy);
       if (inserted > 0) pool?.wake();
       return inserted;
-    },
-    wake() {
-      pool?.wake();
     },
     async drain() {
       const l = need(ledger, 'the ledger');
