@@ -23,10 +23,19 @@ export function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-function bearerToken(header: string | undefined): string | null {
+/**
+ * The token an `Authorization` header presents: `Bearer <token>`, or, with `basic` (for senders that
+ * cannot set a bearer header, like SNS), the password of HTTP Basic auth.
+ */
+export function presentedToken(header: string | undefined, options: { basic?: boolean } = {}): string | null {
   if (!header) return null;
-  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-  return match ? match[1]!.trim() : null;
+  const bearer = /^Bearer\s+(.+)$/i.exec(header.trim());
+  if (bearer) return bearer[1]!.trim();
+  const basic = options.basic ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header.trim()) : null;
+  if (!basic) return null;
+  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? null : decoded.slice(colon + 1);
 }
 
 export function installAuth(app: FastifyInstance, apiToken: string | undefined): void {
@@ -35,7 +44,7 @@ export function installAuth(app: FastifyInstance, apiToken: string | undefined):
     // Unknown routes get their 404 whoever asks: nothing there to protect.
     if (!MUTATING.has(request.method) || request.is404) return;
     if (request.routeOptions.config?.auth === false) return;
-    const token = bearerToken(request.headers.authorization);
+    const token = presentedToken(request.headers.authorization);
     if (token !== null && secretsEqual(token, apiToken)) return;
     reply
       .code(401)

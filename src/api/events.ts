@@ -19,7 +19,7 @@ import { type EventFilter, MalformedNotificationError } from '../discovery/s3-ev
 import type { ReadinessCheck, VersionSink } from '../discovery/sqs.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { secretsEqual } from './auth.js';
+import { presentedToken, secretsEqual } from './auth.js';
 import { HttpError } from './errors.js';
 import type { ApiPlugin } from './server.js';
 
@@ -59,17 +59,6 @@ export function isTrustedSubscribeUrl(value: string): boolean {
   );
 }
 
-function credentialFrom(header: string | undefined): string | null {
-  if (!header) return null;
-  const bearer = /^Bearer\s+(.+)$/i.exec(header.trim());
-  if (bearer) return bearer[1]!.trim();
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header.trim());
-  if (!basic) return null;
-  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  return colon === -1 ? null : decoded.slice(colon + 1);
-}
-
 const responseSchema = {
   type: 'object',
   properties: {
@@ -97,7 +86,7 @@ export function eventsPlugin(options: EventsPluginOptions): ApiPlugin {
   const authenticate = async (request: FastifyRequest, reply: FastifyReply) => {
     const token = options.apiToken;
     if (!token) return;
-    const given = credentialFrom(request.headers.authorization);
+    const given = presentedToken(request.headers.authorization, { basic: true });
     if (given !== null && secretsEqual(given, token)) return;
     metrics.webhookEventsTotal.inc({ outcome: 'unauthorized' });
     reply
