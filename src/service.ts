@@ -178,6 +178,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
     return value;
   };
   const toInfo = (r: ScanRecord): ScanInfo => ({ ...r, id: String(r.id) });
+  /** Scan ids and file cursors (a file id) on the wire: decimal, within Number's exact range. */
   const parseId = (id: string): number | null => (/^\d{1,15}$/.test(id) ? Number(id) : null);
 
   const scheduleInfo = (): ScheduleInfo => {
@@ -322,7 +323,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
     },
 
     async listFiles(query = {}) {
-      if (query.cursor !== undefined && query.cursor !== '' && !/^\d{1,15}$/.test(query.cursor)) {
+      if (query.cursor && parseId(query.cursor) === null) {
         throw new RangeError(`invalid cursor ${JSON.stringify(query.cursor)}`);
       }
       return need(ledger, 'the ledger').listFiles(cfg.sourceBucket, {

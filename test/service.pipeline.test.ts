@@ -124,6 +124,16 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
     expect(await t.service.getFileVersions('in/UPPER.XML')).toEqual([]);
     const counts = await t.service.ledger.countByState();
     expect(counts).toMatchObject({ done: 3, failed: 1, pending: 0, processing: 0 });
+
+    // Newest first, paged by the last id seen; a cursor that is not an id is refused.
+    const first = await t.service.listFiles({ limit: 2 });
+    expect(first.files).toHaveLength(2);
+    expect(first.nextCursor).toBe(String(first.files[1]!.id));
+    const second = await t.service.listFiles({ limit: 2, cursor: first.nextCursor! });
+    expect(second.files.map((f) => f.id).every((id) => id < first.files[1]!.id)).toBe(true);
+    expect(second.files.length).toBeGreaterThan(0);
+    await expect(t.service.listFiles({ cursor: 'abc' })).rejects.toThrow(RangeError);
+    await expect(t.service.listFiles({ cursor: '-1' })).rejects.toThrow(RangeError);
   });
 
   it('converts a re-upload (new ETag) again, and a repeated scan converts nothing twice', async () => {
