@@ -2,6 +2,7 @@ import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-
 import {
   EMBEDDED_SQS_CREDENTIALS,
   EMBEDDED_SQS_REGION,
+  type EmbeddedSqs,
   startEmbeddedSqs,
 } from '../../src/storage/embedded-sqs.js';
 
@@ -15,20 +16,11 @@ export interface QueueSnapshot {
   bodies: string[];
 }
 
-export interface TestSqs {
-  /** `http://127.0.0.1:<port>`: the SQS client's `endpoint`. */
-  endpoint: string;
-  /** A client for the test itself (sending, receiving as a second consumer). */
-  client: SQSClient;
-  /** A queue with a dead-letter queue `<name>-dlq` after `maxReceiveCount` receives. */
-  createQueue(
-    name: string,
-    options?: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number },
-  ): Promise<{ queueUrl: string; dlqUrl: string }>;
+/** The embedded queue server (endpoint, client, createQueue with a DLQ, close), plus test inspection. */
+export interface TestSqs extends Pick<EmbeddedSqs, 'endpoint' | 'client' | 'createQueue' | 'close'> {
   send(queueUrl: string, body: unknown): Promise<string>;
   /** The queue's messages without receiving them (fauxqs' inspection endpoint). */
   inspect(queueName: string): Promise<QueueSnapshot>;
-  close(): Promise<void>;
 }
 
 interface InspectedMessage {
