@@ -28,9 +28,7 @@ import {
   NAME_CLASS,
   TEXT_CLASS,
 } from './bytes.js';
-import type { ItemRules } from './item.js';
 import { MarkupReader } from './markup.js';
-import type { ReportBuilder } from './report.js';
 import {
   CDATA_OPEN,
   M_ATTR,
@@ -141,10 +139,6 @@ export class CatalogueParser extends MarkupReader {
   private attrSet: Set<string> | null = null;
   private attrKind = A_NONE;
   private quote = 0;
-
-  constructor(rules: ItemRules, report: ReportBuilder, emit: (chunk: Buffer) => void) {
-    super(rules, report, emit);
-  }
 
   /** Feeds the next chunk of (decompressed) input. Throws ConversionError when the file fails. */
   write(input: Uint8Array): void {
