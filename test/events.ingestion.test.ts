@@ -102,16 +102,25 @@ describe('event ingestion as serve runs it', () => {
     let sqs: TestSqs;
     let svc: TestService;
 
-    async function startAll(env: Record<string, string>) {
+    /** s3rver and fauxqs; the service comes after, as its env may name a queue. */
+    async function startBackends() {
       s3rver = await startS3rver(['xml-bucket', 'json-bucket']);
       cleanups.push(() => s3rver.close());
       sqs = await startTestSqs();
       cleanups.push(() => sqs.close());
+    }
+
+    async function startService(env: Record<string, string>) {
       svc = await startTestService({
         endpoint: s3rver.endpoint,
         env: { SCAN_INTERVAL_HOURS: '1000', ...env },
       });
       cleanups.push(() => svc.close());
+    }
+
+    async function startAll(env: Record<string, string>) {
+      await startBackends();
+      await startService(env);
     }
 
     async function startIngestion(): Promise<EventIngestion> {
@@ -121,21 +130,9 @@ describe('event ingestion as serve runs it', () => {
     }
 
     it('consumes SQS_QUEUE_URL (with SQS_ENDPOINT) using the S3 region and credentials', async () => {
-      s3rver = await startS3rver(['xml-bucket', 'json-bucket']);
-      cleanups.push(() => s3rver.close());
-      sqs = await startTestSqs();
-      cleanups.push(() => sqs.close());
+      await startBackends();
       const { queueUrl } = await sqs.createQueue('prod-like');
-      svc = await startTestService({
-        endpoint: s3rver.endpoint,
-        env: {
-          EVENTS: 'on',
-          SQS_QUEUE_URL: queueUrl,
-          SQS_ENDPOINT: sqs.endpoint,
-          SCAN_INTERVAL_HOURS: '1000',
-        },
-      });
-      cleanups.push(() => svc.close());
+      await startService({ EVENTS: 'on', SQS_QUEUE_URL: queueUrl, SQS_ENDPOINT: sqs.endpoint });
       const ingestion = await startIngestion();
       expect(ingestion.source).not.toBeNull();
       const put = await svc.s3.send(
@@ -202,16 +199,9 @@ describe('event ingestion as serve runs it', () => {
     });
 
     it('stops start-up with a configuration error naming SQS_QUEUE_URL when the queue does not exist', async () => {
-      s3rver = await startS3rver(['xml-bucket', 'json-bucket']);
-      cleanups.push(() => s3rver.close());
-      sqs = await startTestSqs();
-      cleanups.push(() => sqs.close());
+      await startBackends();
       const { queueUrl } = await sqs.createQueue('exists');
-      svc = await startTestService({
-        endpoint: s3rver.endpoint,
-        env: { EVENTS: 'on', SQS_QUEUE_URL: `${queueUrl}-typo`, SQS_ENDPOINT: sqs.endpoint },
-      });
-      cleanups.push(() => svc.close());
+      await startService({ EVENTS: 'on', SQS_QUEUE_URL: `${queueUrl}-typo`, SQS_ENDPOINT: sqs.endpoint });
       await expect(startEventIngestion(svc.service, svc.config, logger)).rejects.toMatchObject({
         name: 'ConfigError',
         variable: 'SQS_QUEUE_URL',
