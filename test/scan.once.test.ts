@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,28 @@ describe('`scan --once`', () => {
     const help = await runCli(['scan', '--help'], env, cwd);
     expect(help.code).toBe(0);
     expect((await runCli(['scan'], env, cwd)).code).toBe(2);
+  });
+
+  it('exits 2 with one line naming the variable on a configuration error, at load or at start-up', async () => {
+    const bad = await runCli(['scan', '--once'], { ...env, CONCURRENCY: 'many' }, cwd);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^file-transformer: configuration error: CONCURRENCY: /);
+
+    // Embedded mode on a port that is taken: found only when start() binds it.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const busy = await runCli(
+        ['scan', '--once'],
+        { DATA_DIR: join(cwd, 'embedded'), EVENTS: 'off', EMBEDDED_S3_PORT: String(port) },
+        cwd,
+      );
+      expect(busy.code).toBe(2);
+      expect(busy.stderr).toMatch(/^file-transformer: configuration error: EMBEDDED_S3_PORT: .*in use/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it('converts everything new and exits 0; a broken file makes it exit 1; nothing is converted twice', async () => {

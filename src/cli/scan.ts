@@ -4,10 +4,9 @@
  * converted (or was skipped/gone), 1 when any file failed in this run or the scan itself failed,
  * 2 on a usage or configuration error.
  */
-import { loadConfig } from '../config/index.js';
-import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createService } from '../service.js';
+import { loadConfigOrReport, reportConfigError } from './config-error.js';
 
 const HELP = `Usage: file-transformer scan --once
 
@@ -27,16 +26,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`file-transformer scan: expected --once\n\n${HELP}`);
     return 2;
   }
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`file-transformer: configuration error: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadConfigOrReport();
+  if (!config) return 2;
   const logger = createLogger(config.logLevel);
   const service = createService(config, { logger, schedule: false });
   try {
@@ -50,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     logger.info({ scan, failed }, ok ? 'scan --once: all converted' : 'scan --once: failures');
     return ok ? 0 : 1;
   } catch (err) {
+    if (reportConfigError(err)) return 2;
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'scan --once failed');
     return 1;
   } finally {

@@ -6,12 +6,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApi, listen } from '../api/server.js';
-import { loadConfig } from '../config/index.js';
-import type { Config } from '../config/types.js';
 import { type EventIngestion, startEventIngestion } from '../discovery/sqs-ingestion.js';
-import { ConfigError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createService } from '../service.js';
+import { loadConfigOrReport, reportConfigError } from './config-error.js';
 
 const HELP = `Usage: file-transformer serve
 
@@ -25,18 +23,6 @@ SIGTERM/SIGINT stop it gracefully (exit 0).
 /** How long conversions in flight may take to finish after SIGTERM before they are given back. */
 const STOP_GRACE_MS = 10_000;
 
-function loadOrExplain(): Config | null {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`file-transformer: configuration error: ${err.message}\n`);
-      return null;
-    }
-    throw err;
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP);
@@ -46,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`file-transformer serve: unexpected argument ${JSON.stringify(argv[0])}\n\n${HELP}`);
     return 2;
   }
-  const config = loadOrExplain();
+  const config = loadConfigOrReport();
   if (!config) return 2;
   const logger = createLogger(config.logLevel);
   const service = createService(config, { logger });
@@ -74,10 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     logger.info({ url }, `API listening on ${url}`);
   } catch (err) {
     await shutdown().catch(() => {});
-    if (err instanceof ConfigError) {
-      process.stderr.write(`file-transformer: configuration error: ${err.message}\n`);
-      return 2;
-    }
+    if (reportConfigError(err)) return 2;
     logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'service failed to start');
     return 1;
   }
