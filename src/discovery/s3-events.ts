@@ -163,6 +163,17 @@ function accept(
   });
 }
 
+/** Reads `{ bucket: { name }, object: { key, ... } }`: S3's `s3` and EventBridge's `detail` alike. */
+function bucketAndObject(where: unknown): { bucket: string | null; object: Json; key: string | null } {
+  const container = isObject(where) ? where : {};
+  const object = isObject(container.object) ? container.object : {};
+  return {
+    bucket: isObject(container.bucket) ? str(container.bucket.name) : null,
+    object,
+    key: str(object.key),
+  };
+}
+
 /** One entry of `Records`: S3 (aws:s3) and MinIO (minio:s3, event names prefixed `s3:`) alike. */
 function parseRecord(acc: Accumulator, filter: EventFilter, record: unknown, index: number): void {
   if (!isObject(record)) {
@@ -174,10 +185,7 @@ function parseRecord(acc: Accumulator, filter: EventFilter, record: unknown, ind
     acc.ignored++;
     return;
   }
-  const s3 = isObject(record.s3) ? record.s3 : {};
-  const bucket = isObject(s3.bucket) ? str(s3.bucket.name) : null;
-  const object = isObject(s3.object) ? s3.object : {};
-  const rawKey = str(object.key);
+  const { bucket, object, key: rawKey } = bucketAndObject(record.s3);
   if (!bucket || rawKey === null) {
     acc.invalid.push({ index, reason: 'record has no s3.bucket.name or s3.object.key' });
     return;
@@ -197,10 +205,7 @@ function parseEventBridge(acc: Accumulator, filter: EventFilter, event: Json): v
     acc.ignored++;
     return;
   }
-  const detail = isObject(event.detail) ? event.detail : {};
-  const bucket = isObject(detail.bucket) ? str(detail.bucket.name) : null;
-  const object = isObject(detail.object) ? detail.object : {};
-  const key = str(object.key);
+  const { bucket, object, key } = bucketAndObject(event.detail);
   if (!bucket || key === null) {
     acc.invalid.push({ index: 0, reason: 'EventBridge event lacks detail.bucket.name or detail.object.key' });
     return;
