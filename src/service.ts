@@ -18,15 +18,16 @@ import { ScanScheduler } from './discovery/schedule.js';
 import { createKeyFilter } from './discovery/types.js';
 import { ConfigError, ObjectGoneError, toTransformerError } from './errors.js';
 import { openLedger } from './ledger/index.js';
-import type {
-  DiscoveredBy,
-  FilePage,
-  FileRecord,
-  FileState,
-  Ledger,
-  ObjectVersion,
-  ScanRecord,
-  ScanTrigger,
+import {
+  type DiscoveredBy,
+  type FilePage,
+  type FileRecord,
+  type FileState,
+  type Ledger,
+  normalizeEtag,
+  type ObjectVersion,
+  type ScanRecord,
+  type ScanTrigger,
 } from './ledger/types.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -344,7 +345,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
           new HeadObjectCommand({ Bucket: cfg.sourceBucket, Key: key }),
         );
         if (head.ETag) {
-          etag = head.ETag;
+          etag = normalizeEtag(head.ETag);
           await l.recordVersions(
             [
               {
@@ -362,7 +363,7 @@ export function createService(config: Config, deps: ServiceDeps = {}): Service {
         if (!(toTransformerError(err) instanceof ObjectGoneError)) throw err;
       }
       const versions = await l.getFileVersions(cfg.sourceBucket, key);
-      const target = etag === null ? versions[0] : versions.find((v) => v.etag === etag.replace(/"/g, ''));
+      const target = etag === null ? versions[0] : versions.find((v) => v.etag === etag);
       if (!target) return null;
       const row = await l.requeue(target.id);
       logger.info({ key, fileId: target.id, etag: target.etag }, 'reprocess requested');
