@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import {
@@ -56,14 +56,11 @@ describe('worker outcomes', () => {
   it('records a version as done without converting when the target already holds its output', async () => {
     const etag = await putObject(t.s3, 'xml-bucket', 'crashed.xml', item('1'));
     // As if a previous process uploaded the JSON and died before marking the row done.
-    await t.s3.send(
-      new PutObjectCommand({
-        Bucket: 'json-bucket',
-        Key: 'crashed.xml.json',
-        Body: '["already there"]',
-        Metadata: { 'source-etag': etag, 'items-written': '1', 'items-rejected': '0' },
-      }),
-    );
+    await putObject(t.s3, 'json-bucket', 'crashed.xml.json', '["already there"]', {
+      'source-etag': etag,
+      'items-written': '1',
+      'items-rejected': '0',
+    });
     await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'crashed.xml', etag }], 'scan');
     const row = await waitForFile(t.service, 'crashed.xml');
     expect(row).toMatchObject({ state: 'done', itemsWritten: 1, report: null });
@@ -85,14 +82,7 @@ describe('worker outcomes', () => {
 
   it('does not look for an earlier output on the first attempt of a version announced by an event', async () => {
     const etag = await putObject(t.s3, 'xml-bucket', 'fresh.xml', item('fresh'));
-    await t.s3.send(
-      new PutObjectCommand({
-        Bucket: 'json-bucket',
-        Key: 'fresh.xml.json',
-        Body: '["stale"]',
-        Metadata: { 'source-etag': etag },
-      }),
-    );
+    await putObject(t.s3, 'json-bucket', 'fresh.xml.json', '["stale"]', { 'source-etag': etag });
     await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'fresh.xml', etag }], 'event');
     expect((await waitForFile(t.service, 'fresh.xml')).state).toBe('done');
     const out = await getObjectWithMetadata(t.s3, 'json-bucket', 'fresh.xml.json');

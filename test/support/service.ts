@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
-import type { FileRecord, FileState } from '../../src/ledger/types.js';
+import { type FileRecord, type FileState, normalizeEtag } from '../../src/ledger/types.js';
 import { createLogger } from '../../src/log.js';
 import { createService, type Service, type ServiceDeps } from '../../src/service.js';
 import { createS3Client } from '../../src/storage/s3-client.js';
@@ -112,9 +112,12 @@ export async function putObject(
   bucket: string,
   key: string,
   body: string | Buffer,
+  metadata?: Record<string, string>,
 ): Promise<string> {
-  const res = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-  return (res.ETag ?? '').replace(/"/g, '');
+  const res = await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata }),
+  );
+  return normalizeEtag(res.ETag ?? '');
 }
 
 export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
