@@ -33,7 +33,7 @@ const CODES: Record<number, string> = {
   504: 'GatewayTimeout',
 };
 
-export function errorCode(status: number): string {
+function errorCode(status: number): string {
   return CODES[status] ?? (status >= 500 ? 'InternalServerError' : 'BadRequest');
 }
 

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { HttpError } from './errors.js';
 import type { ServiceApi } from './types.js';
 
-export const scanSchema = {
+const scanSchema = {
   type: 'object',
   required: ['id'],
   additionalProperties: true,

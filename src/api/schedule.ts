@@ -11,7 +11,7 @@ import type { ScheduleSetting, ServiceApi } from './types.js';
 const MIN_HOURS = 1 / 60;
 const MAX_HOURS = 24 * 366;
 
-export const scheduleBodySchema = {
+const scheduleBodySchema = {
   oneOf: [
     {
       type: 'object',

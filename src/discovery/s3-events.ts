@@ -103,7 +103,7 @@ export function normalizeEtag(etag: string): string {
   return etag.trim().replace(/^"(.*)"$/, '$1');
 }
 
-export function keyMatches(filter: EventFilter, key: string): boolean {
+function keyMatches(filter: EventFilter, key: string): boolean {
   if (filter.matchesKey) return filter.matchesKey(key);
   if (filter.prefix && !key.startsWith(filter.prefix)) return false;
   const suffixes = filter.suffixes ?? [];
