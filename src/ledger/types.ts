@@ -7,8 +7,6 @@
 
 export const FILE_STATES = ['pending', 'processing', 'done', 'failed', 'skipped', 'gone'] as const;
 export type FileState = (typeof FILE_STATES)[number];
-/** States that end a version's life (nothing will happen to it unless it is reprocessed). */
-export const FINAL_STATES: readonly FileState[] = ['done', 'failed', 'skipped', 'gone'];
 
 export type DiscoveredBy = 'scan' | 'event' | 'api';
 
