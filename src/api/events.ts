@@ -16,12 +16,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type RecordedNotification, recordNotification } from '../discovery/record-notification.js';
 import { type EventFilter, MalformedNotificationError } from '../discovery/s3-events.js';
-import type { ReadinessCheck, VersionSink } from '../discovery/sqs.js';
+import type { VersionSink } from '../discovery/sqs.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { presentedToken, secretsEqual } from './auth.js';
 import { HttpError } from './errors.js';
 import type { ApiPlugin } from './server.js';
+import type { ReadinessCheck } from './types.js';
 
 export interface EventsPluginOptions {
   sink: VersionSink;

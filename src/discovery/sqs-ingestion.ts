@@ -5,6 +5,7 @@
  */
 import { eventsPlugin } from '../api/events.js';
 import type { ApiPlugin } from '../api/server.js';
+import type { ReadinessCheck } from '../api/types.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,7 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { type EmbeddedEvents, startEmbeddedEvents } from '../storage/embedded-events.js';
 import type { EmbeddedS3 } from '../storage/embedded-s3.js';
 import type { EventFilter } from './s3-events.js';
-import { type ReadinessCheck, type SqsConnection, SqsEventSource, type VersionSink } from './sqs.js';
+import { type SqsConnection, SqsEventSource, type VersionSink } from './sqs.js';
 
 /** What ingestion needs from the service. */
 export interface IngestionTarget extends VersionSink {

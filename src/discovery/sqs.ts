@@ -26,6 +26,7 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { ReadinessCheck } from '../api/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type RecordedNotification, recordNotification } from './record-notification.js';
@@ -64,11 +65,6 @@ export interface SqsEventSourceOptions extends SqsConnection {
   visibilityTimeoutSeconds?: number;
   /** Heartbeat period in ms. Default: a third of the visibility timeout. */
   heartbeatMs?: number;
-}
-
-export interface ReadinessCheck {
-  name: string;
-  check: () => Promise<void>;
 }
 
 const RECEIVE_BACKOFF_MIN_MS = 500;
