@@ -14,12 +14,12 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { packageRoot } from '../src/service.js';
 import { S3RVER_CREDENTIALS, startEmbeddedS3 } from '../src/storage/embedded-s3.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { writeLargeCatalogue } from '../test/support/catalogue.js';
@@ -36,7 +36,6 @@ import { smallCatalogue } from '../test/support/small-catalogue.js';
 // after the imports, is early enough) would break the table output; same as src/cli/main.ts.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 1000);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
 const TARGET = 'json-bucket';
@@ -139,7 +138,7 @@ async function benchSmall(endpoint: string, client: S3Client, rows: Row[]): Prom
 }
 
 async function bigFile(): Promise<{ path: string; bytes: number }> {
-  const dir = join(ROOT, '.bench');
+  const dir = join(packageRoot(), '.bench');
   await mkdir(dir, { recursive: true });
   const path = join(dir, `service-big-${BIG_MB}mb.xml`);
   if (!existsSync(path)) {
@@ -241,9 +240,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const only = process.env.BENCH_ONLY;
   try {
-    const os = await import('node:os');
     console.log(
-      `node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model}), ` +
+      `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model}), ` +
         `CONCURRENCY=${process.env.BENCH_CONCURRENCY ?? 'default'}`,
     );
     if (only !== 'big') await benchSmall(s3.endpoint, client, rows);
