@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
-import { FILE_STATES, type FileState, type ServiceApi } from './types.js';
+import { FILE_STATES, type ListFilesQuery, type ServiceApi } from './types.js';
 
 /** Longest S3 key (bytes of UTF-8): anything longer cannot name an object. */
 const MAX_KEY_LENGTH = 1024;
@@ -40,17 +40,10 @@ const wildcardParamsSchema = {
   properties: { '*': { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH + REPROCESS_SUFFIX.length } },
 } as const;
 
-interface ListQuery {
-  status?: FileState;
-  prefix?: string;
-  limit?: number;
-  cursor?: string;
-}
-
 export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceApi }) {
   const { service } = opts;
 
-  app.get<{ Querystring: ListQuery }>(
+  app.get<{ Querystring: ListFilesQuery }>(
     '/api/files',
     {
       schema: {
