@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { convertChunks } from '../src/convert/index.js';
+import { MAX_DEPTH } from '../src/convert/parser.js';
 import type { ConvertOptions } from '../src/convert/types.js';
 import { chunksOf, renderCatalogue } from './support/catalogue.js';
 import { referenceConvertChunks } from './support/reference-converter.js';
@@ -138,6 +139,17 @@ describe('resource exhaustion', () => {
     const depth = 100_000;
     const result = await measured(repeated('<items>', '<a>', 3, depth, `${'</a>'.repeat(depth)}</items>`));
     expectCleanFailure(result, /deep|nesting/i);
+  });
+
+  it('allows exactly MAX_DEPTH levels of nesting and fails the next one, naming the limit', async () => {
+    // <items> is level 1, so MAX_DEPTH - 1 <a> inside it reach the limit exactly.
+    const nest = (inner: number) =>
+      repeated('<items>', '<a>', 3, inner, `${'</a>'.repeat(inner)}<item id="1"/></items>`);
+    const atLimit = await convertChunks(nest(MAX_DEPTH - 1));
+    expect(atLimit.report.error).toBeNull();
+    expect(JSON.parse(atLimit.json!)).toMatchObject([{ product_id: '1' }]);
+    const over = await measured(nest(MAX_DEPTH));
+    expectCleanFailure(over, new RegExp(`nesting too deep \\(more than ${MAX_DEPTH} levels\\)`));
   });
 
   it('fails a 50 MB attribute value that never ends, in bounded memory', async () => {
