@@ -143,26 +143,28 @@ export function eventsPlugin(options: EventsPluginOptions): ApiPlugin {
         if (parsed.subscription) {
           const { type, topicArn, subscribeUrl } = parsed.subscription;
           metrics.webhookEventsTotal.inc({ outcome: 'subscription' });
-          if (type === 'SubscriptionConfirmation' && subscribeUrl && options.confirmSubscriptions !== false) {
-            if (isTrustedSubscribeUrl(subscribeUrl)) {
-              const res = await fetchUrl(subscribeUrl).catch((err: unknown) => ({
-                ok: false,
-                status: 0,
-                err,
-              }));
-              if (!res.ok) {
-                log.error({ topicArn, status: res.status }, 'SNS subscription confirmation failed');
-                throw new HttpError(503, 'could not confirm the SNS subscription; send it again');
-              }
-              log.info({ topicArn }, 'SNS subscription confirmed');
-              return { status: 'subscription-confirmed' };
-            }
+          const confirm =
+            type === 'SubscriptionConfirmation' &&
+            subscribeUrl !== null &&
+            options.confirmSubscriptions !== false &&
+            isTrustedSubscribeUrl(subscribeUrl);
+          if (!confirm) {
+            log.warn(
+              { type, topicArn, subscribeUrl },
+              'SNS subscription message not acted on; confirm it by hand',
+            );
+            return { status: 'subscription-logged' };
           }
-          log.warn(
-            { type, topicArn, subscribeUrl },
-            'SNS subscription message not acted on; confirm it by hand',
+          const res = await fetchUrl(subscribeUrl).then(
+            ({ ok, status }) => ({ ok, status, err: undefined as unknown }),
+            (err: unknown) => ({ ok: false, status: 0, err }),
           );
-          return { status: 'subscription-logged' };
+          if (!res.ok) {
+            log.error({ topicArn, status: res.status, err: res.err }, 'SNS subscription confirmation failed');
+            throw new HttpError(503, 'could not confirm the SNS subscription; send it again');
+          }
+          log.info({ topicArn }, 'SNS subscription confirmed');
+          return { status: 'subscription-confirmed' };
         }
 
         if (parsed.testEvent) {
