@@ -95,6 +95,12 @@ interface ErrorLike {
   $retryable?: unknown;
 }
 
+/** The HTTP status an AWS SDK error carries; 0 when there is none (network failures, our own errors). */
+export function httpStatusOf(err: unknown): number {
+  const status = (err as ErrorLike | null | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : 0;
+}
+
 /**
  * Classifies anything thrown by the AWS SDK, Node's network stack or our own code into a
  * TransformerError, like sqs-consumer's `toSQSError`: the one place that decides retry vs final.
@@ -105,7 +111,7 @@ export function toTransformerError(err: unknown): TransformerError {
   const name = typeof e.name === 'string' ? e.name : '';
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : String(err);
-  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : 0;
+  const status = httpStatusOf(err);
 
   if (GONE_CODES.has(name) || GONE_CODES.has(code) || status === 404) {
     return new ObjectGoneError(message || 'object not found', err);

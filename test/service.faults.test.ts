@@ -197,3 +197,18 @@ test('the fault metrics add up: outcomes and retries are in the registry', async
   expect(text).toMatch(/^file_transformer_files_total\{outcome="gone"\} 1$/m);
   expect(text).toMatch(/^file_transformer_retries_total 6$/m);
 });
+
+// After the metrics test, so its exact counts are not moved.
+test('a target the service may not read (HEAD 403) does not stop the conversion', async () => {
+  const key = 'faults/write-only-target.xml';
+  const rule = proxy.inject({
+    method: 'HEAD',
+    path: objectPath(TARGET, `${key}.json`),
+    fault: { kind: 'status', status: 403, code: 'AccessDenied' },
+  });
+  const xml = smallCatalogue(1000, 3);
+  const row = await convertThroughService(key, xml);
+  expect(rule.hits).toBe(1);
+  expect(row).toMatchObject({ state: 'done', attempts: 1, itemsWritten: 3 });
+  expect(await output(key)).toBe(await expectedJson(xml));
+});

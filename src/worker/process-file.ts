@@ -9,7 +9,13 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Config } from '../config/types.js';
 import type { ConversionReport } from '../convert/types.js';
-import { ObjectGoneError, PermanentError, TransientError, toTransformerError } from '../errors.js';
+import {
+  httpStatusOf,
+  ObjectGoneError,
+  PermanentError,
+  TransientError,
+  toTransformerError,
+} from '../errors.js';
 import { type FileOutcome, type FileRecord, type Ledger, normalizeEtag } from '../ledger/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -252,9 +258,7 @@ async function getSource(s3: S3Client, row: FileRecord, signal: AbortSignal): Pr
       { abortSignal: signal },
     );
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    const name = (err as { name?: string }).name;
-    if (status === 412 || name === 'PreconditionFailed') {
+    if (httpStatusOf(err) === 412 || (err as { name?: unknown }).name === 'PreconditionFailed') {
       throw new Superseded('superseded: the object was replaced by a newer upload (ETag changed)');
     }
     throw err;
@@ -282,7 +286,7 @@ async function headTarget(
   } catch (err) {
     if (toTransformerError(err) instanceof ObjectGoneError) return null;
     // Without read access to the target (a write-only policy) the check cannot be made: convert.
-    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) return null;
+    if (httpStatusOf(err) === 403) return null;
     throw err;
   }
 }
