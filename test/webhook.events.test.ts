@@ -65,7 +65,9 @@ function minioBody(...keys: string[]) {
   };
 }
 
-async function startApp(options: { apiToken?: string; pluginToken?: boolean } = {}) {
+async function startApp(
+  options: { apiToken?: string; pluginToken?: boolean; subscribeAnswer?: () => Promise<number> } = {},
+) {
   // The API's own parts that apply to every route (auth hook, error shape), plus this plugin.
   const fastify = Fastify({ logger: false });
   fastify.addSchema(apiErrorSchema);
@@ -80,7 +82,8 @@ async function startApp(options: { apiToken?: string; pluginToken?: boolean } = 
       apiToken: options.pluginToken ? options.apiToken : undefined,
       fetchUrl: async (url) => {
         fetched.push(url);
-        return { ok: true, status: 200 };
+        const status = options.subscribeAnswer ? await options.subscribeAnswer() : 200;
+        return { ok: status < 300, status };
       },
     }),
     { service: {} as ServiceApi },
@@ -174,6 +177,10 @@ describe('POST /api/events/s3', () => {
     await ledger.close();
     const res = await post(minioBody('x.xml'));
     expect(res.status).toBe(503);
+    expect(res.body).toEqual({
+      error: 'ServiceUnavailable',
+      message: 'the ledger is unavailable; send the notification again',
+    });
     ledger = await openLedger(dataDir);
     expect(await keys()).toEqual([]);
   });
@@ -234,6 +241,22 @@ describe('SNS subscription handshake', () => {
     const res = await post(confirmation(url));
     expect(res).toEqual({ status: 200, body: { status: 'subscription-confirmed' } });
     expect(fetched).toEqual([url]);
+  });
+
+  it('answers 503 when the SubscribeURL cannot be fetched or refuses, so SNS sends it again', async () => {
+    const url = 'https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=t';
+    await startApp({ subscribeAnswer: async () => 403 });
+    const refused = await post(confirmation(url));
+    expect(refused.status).toBe(503);
+    expect(refused.body.message).toMatch(/could not confirm the SNS subscription/);
+    await app?.close();
+    await startApp({
+      subscribeAnswer: async () => {
+        throw new Error('getaddrinfo ENOTFOUND');
+      },
+    });
+    expect((await post(confirmation(url))).status).toBe(503);
+    expect(fetched).toEqual([url, url]);
   });
 
   it('only logs a SubscribeURL that is not https on an SNS host', async () => {

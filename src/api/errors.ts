@@ -64,7 +64,9 @@ export function installErrorHandling(app: FastifyInstance): void {
       // with these: the caller's input is at fault, not the server.
       status = 400;
     }
-    if (status >= 500) {
+    // An HttpError is a refusal the route chose, its message written for the caller (a 503 says "send
+    // it again"); any other 5xx is unexpected and its message may expose internals.
+    if (status >= 500 && !(err instanceof HttpError)) {
       request.log.error({ err }, 'request failed');
       // Internal details stay in the log.
       message = 'internal error; see the service log';
