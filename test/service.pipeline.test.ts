@@ -118,7 +118,7 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
     expect(brokenReport.error).not.toBeNull();
     await expect(
       t.s3.send(new HeadObjectCommand({ Bucket: 'json-bucket', Key: 'in/broken.xml.json' })),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ name: 'NotFound' });
 
     expect(await t.service.getFileVersions('in/notes.txt')).toEqual([]);
     expect(await t.service.getFileVersions('in/UPPER.XML')).toEqual([]);
@@ -165,6 +165,6 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
     expect(latest).toMatchObject({ etag: fixed, state: 'done', itemsRejected: 0, reportKey: null });
     await expect(
       t.s3.send(new HeadObjectCommand({ Bucket: 'json-bucket', Key: '_reports/in/partly.xml.report.json' })),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ name: 'NotFound' });
   });
 });

@@ -32,7 +32,7 @@ describe('graceful stop', () => {
     expect(row).toMatchObject({ state: 'pending', attempts: 0, leaseOwner: null });
     await expect(
       first.s3.send(new HeadObjectCommand({ Bucket: 'json-bucket', Key: 'big.xml.json' })),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ name: 'NotFound' });
     await first.close();
 
     const second = await startTestService({ endpoint: s3.endpoint, dataDir });
