@@ -419,20 +419,17 @@ function putPiece(ov: DataView, out: Uint8Array, o: number, p: Bytes): number {
 
 /** /^\d+(\.\d+)?$/ over bytes. */
 function isPlainDecimal(s: Uint8Array, start: number, end: number): boolean {
-  let k = start;
-  let digits = 0;
-  while (k < end && s[k]! >= 0x30 && s[k]! <= 0x39) {
-    k++;
-    digits++;
-  }
-  if (digits === 0) return false;
+  let k = digitsEnd(s, start, end);
+  if (k === start) return false;
   if (k === end) return true;
   if (s[k] !== 0x2e) return false;
-  k++;
-  digits = 0;
-  while (k < end && s[k]! >= 0x30 && s[k]! <= 0x39) {
-    k++;
-    digits++;
-  }
-  return digits > 0 && k === end;
+  const fraction = k + 1;
+  k = digitsEnd(s, fraction, end);
+  return k > fraction && k === end;
+}
+
+/** Where the run of ASCII digits from `k` ends (`k` itself when there is none). */
+function digitsEnd(s: Uint8Array, k: number, end: number): number {
+  while (k < end && s[k]! >= 0x30 && s[k]! <= 0x39) k++;
+  return k;
 }
