@@ -171,6 +171,12 @@ describe('files', () => {
     expect(body.versions[0]).toMatchObject({ state: 'failed', attempts: 1 });
     expect(body.versions[0]!.error).toBeTruthy();
     expect(body.versions[0]!.report?.error).toBeTruthy();
+    // The truncated file's own fault, with where it was found (not an S3 or ledger error).
+    expect(body.versions[0]!.error).toMatch(/^line 1: not well-formed XML: .*not closed/);
+    expect(body.versions[0]!.report?.error).toMatchObject({
+      line: 1,
+      message: expect.stringMatching(/not closed/),
+    });
   });
 
   test('a new upload of a key is a second version', async () => {
