@@ -3,11 +3,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/service.js';
 
+/** The compiled CLI, found from the package root whether this runs as TypeScript (vitest) or from dist/. */
+export const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+
 /** The built CLI (`npm test` builds first; run `npm run build` before running a CLI test alone). */
 export function cliPath(): string {
-  const path = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` first`);
-  return path;
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  return CLI;
 }
 
 /** Only what a user's shell would pass, so no AWS_* or bucket variable of the test runner leaks in. */

@@ -4,20 +4,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { S3RVER_CREDENTIALS } from '../../src/storage/embedded-s3.js';
+import { CLI, cliPath } from './cli.js';
 
-/** The compiled CLI, found from this file whether it runs as TypeScript (vitest) or from dist/. */
-export const CLI = resolve(
-  fileURLToPath(import.meta.url),
-  fileURLToPath(import.meta.url).includes('/dist/')
-    ? '../../../src/cli/main.js'
-    : '../../../dist/src/cli/main.js',
-);
+export { CLI };
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -62,9 +54,8 @@ export interface ServeProcess {
 
 /** Starts `serve` with `env` (plus PATH and a free PORT) and waits until its API answers. */
 export async function spawnServe(env: Record<string, string>, timeoutMs = 30_000): Promise<ServeProcess> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does) first`);
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  const child = spawn(process.execPath, [cliPath(), 'serve'], {
     env: { PATH: process.env.PATH, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
