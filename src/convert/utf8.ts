@@ -18,7 +18,7 @@ function sequenceLength(lead: number): number {
 }
 
 /** Offset of the first byte of an invalid sequence (or a U+FFFE/U+FFFF) in `buf`, or -1. Slow path. */
-export function firstInvalidOffset(buf: Uint8Array): number {
+function firstInvalidOffset(buf: Uint8Array): number {
   let i = 0;
   const n = buf.length;
   while (i < n) {
