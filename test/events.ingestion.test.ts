@@ -36,25 +36,29 @@ async function scansOf(service: Service) {
   return (await service.listScans()).map((s) => s.trigger);
 }
 
+/** The embedded default's config in a fresh directory (removed after the test). */
+async function embeddedConfig(name: string, env: Record<string, string>) {
+  const dir = await mkdtemp(join(tmpdir(), `ft-ingest-${name}-`));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return loadConfig({
+    envFile: null,
+    cwd: dir,
+    env: { DATA_DIR: join(dir, 'data'), EMBEDDED_S3_PORT: '0', LOG_LEVEL: 'warn', ...env },
+  });
+}
+
+async function startEmbeddedService(config: ReturnType<typeof loadConfig>): Promise<Service> {
+  const service = createService(config, { logger });
+  cleanups.push(() => service.stop({ graceMs: 1000 }));
+  await service.start();
+  return service;
+}
+
 describe('event ingestion as serve runs it', () => {
   it('embedded default: an upload to the embedded bucket is converted from its event, without a scan', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ft-ingest-embedded-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const config = loadConfig({
-      envFile: null,
-      cwd: dir,
-      env: {
-        DATA_DIR: join(dir, 'data'),
-        EMBEDDED_S3_PORT: '0',
-        EMBEDDED_SQS_PORT: '0',
-        SCAN_INTERVAL_HOURS: '1000',
-        LOG_LEVEL: 'warn',
-      },
-    });
+    const config = await embeddedConfig('embedded', { EMBEDDED_SQS_PORT: '0', SCAN_INTERVAL_HOURS: '1000' });
     expect(config.embedded).toBe(true);
-    const service = createService(config, { logger });
-    cleanups.push(() => service.stop({ graceMs: 1000 }));
-    await service.start();
+    const service = await startEmbeddedService(config);
     const ingestion = await startEventIngestion(service, service.config, logger, { waitTimeSeconds: 2 });
     cleanups.push(() => ingestion.stop());
     expect(ingestion.embedded).not.toBeNull();
@@ -72,25 +76,13 @@ describe('event ingestion as serve runs it', () => {
   });
 
   it('embedded default: a taken EMBEDDED_SQS_PORT is a configuration error naming it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ft-ingest-port-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => blocker.close(r)));
     const taken = (blocker.address() as AddressInfo).port;
-    const config = loadConfig({
-      envFile: null,
-      cwd: dir,
-      env: {
-        DATA_DIR: join(dir, 'data'),
-        EMBEDDED_S3_PORT: '0',
-        EMBEDDED_SQS_PORT: String(taken),
-        LOG_LEVEL: 'warn',
-      },
-    });
-    const service = createService(config, { logger });
-    cleanups.push(() => service.stop({ graceMs: 1000 }));
-    await service.start();
+    const service = await startEmbeddedService(
+      await embeddedConfig('port', { EMBEDDED_SQS_PORT: String(taken) }),
+    );
     await expect(startEventIngestion(service, service.config, logger)).rejects.toMatchObject({
       name: 'ConfigError',
       variable: 'EMBEDDED_SQS_PORT',
