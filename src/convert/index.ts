@@ -3,7 +3,7 @@
  * report. A stream, so the workers can put it between GetObject and a multipart upload, and the CLI
  * between a file and a temp file; memory stays bounded by the largest item.
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { ConversionError } from '../errors.js';
 import { CatalogueParser } from './parser.js';
@@ -80,7 +80,7 @@ function asConversionError(err: unknown): ConversionError {
  * Throws RangeError at once for invalid options.
  */
 export function createConverter(options: ConvertOptions = {}): {
-  stream: import('node:stream').Duplex;
+  stream: Duplex;
   report: Promise<ConversionReport>;
 } {
   const s = settings(options);
