@@ -5,11 +5,11 @@
  * setting, so it survives a restart.
  */
 import type { FastifyInstance } from 'fastify';
+import { MAX_INTERVAL_HOURS } from '../config/parse.js';
 import type { ScheduleSetting, ServiceApi } from './types.js';
 
-/** An interval shorter than a minute or longer than a year is a typo, not a schedule. */
+/** An interval shorter than a minute is a typo, not a schedule; the upper bound is the config's. */
 const MIN_HOURS = 1 / 60;
-const MAX_HOURS = 24 * 366;
 
 const scheduleBodySchema = {
   oneOf: [
@@ -18,7 +18,7 @@ const scheduleBodySchema = {
       required: ['intervalHours'],
       additionalProperties: false,
       properties: {
-        intervalHours: { type: 'number', minimum: MIN_HOURS, maximum: MAX_HOURS, examples: [3] },
+        intervalHours: { type: 'number', minimum: MIN_HOURS, maximum: MAX_INTERVAL_HOURS, examples: [3] },
       },
     },
     {
