@@ -163,6 +163,7 @@ describe('file-transformer convert', () => {
     [['a.xml', 'b.xml'], 'expected one input'],
     [['x.xml', '--max-bytes', 'lots'], '--max-bytes needs a whole number'],
     [['x.xml', '--max-image-type', '0'], '--max-image-type must be from 1 to 100000'],
+    [['x.xml', '--max-image-type', '100001'], '--max-image-type must be from 1 to 100000'],
   ])('exits 2 on usage errors (%j) with a hint to --help', async (args, message) => {
     const r = await cli(args);
     expect(r.code).toBe(2);

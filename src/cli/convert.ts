@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { type ConversionReport, createConverter } from '../convert/index.js';
+import { type ConversionReport, createConverter, MAX_IMAGE_TYPE_LIMIT } from '../convert/index.js';
 import { ConversionError } from '../errors.js';
 
 const HELP = `Usage: file-transformer convert <input|-> [options]
@@ -83,8 +83,8 @@ function parse(argv: string[]): Args | null {
   if (positionals.length === 0) throw new UsageError('missing the input file (or - for stdin)');
   if (positionals.length > 1) throw new UsageError(`expected one input, got ${positionals.length}`);
   const maxImageType = parseCount('--max-image-type', values['max-image-type'], false);
-  if (maxImageType !== undefined && (maxImageType < 1 || maxImageType > 100_000)) {
-    throw new UsageError('--max-image-type must be from 1 to 100000');
+  if (maxImageType !== undefined && (maxImageType < 1 || maxImageType > MAX_IMAGE_TYPE_LIMIT)) {
+    throw new UsageError(`--max-image-type must be from 1 to ${MAX_IMAGE_TYPE_LIMIT}`);
   }
   return {
     input: positionals[0]!,

@@ -17,7 +17,7 @@ export * from './types.js';
 const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
 const DEFAULT_MAX_IMAGE_TYPE = 100;
 /** Image slots are an array per item; beyond this a single item's JSON could be megabytes of nulls. */
-const MAX_IMAGE_TYPE_LIMIT = 100_000;
+export const MAX_IMAGE_TYPE_LIMIT = 100_000;
 const DEFAULT_MAX_REPORT_ENTRIES = 10_000;
 
 interface Settings {
