@@ -74,7 +74,7 @@ export interface ExpectedOutcome {
 }
 
 /** The JSON object of a valid item, keys in the order FORMAT.md prescribes. */
-export function productOf(item: GenItem): ProductJson {
+function productOf(item: GenItem): ProductJson {
   const images: Record<string, string | null> = {};
   const byType = new Map((item.images ?? []).map((img) => [Number(img.type), img.url]));
   const highest = Math.max(0, ...byType.keys());
