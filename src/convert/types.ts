@@ -3,6 +3,13 @@
  * Implemented in ./index.ts; used by the workers, the CLI and the tests.
  */
 
+/**
+ * The highest `maxImageType` anyone may configure (CLI flag and MAX_IMAGE_TYPE). Image slots are an
+ * array per item; beyond this a single item's JSON could be megabytes of nulls. It lives here, in the
+ * dependency-free contract, so configuration can check it without loading the converter.
+ */
+export const MAX_IMAGE_TYPE_LIMIT = 100_000;
+
 export interface ConvertOptions {
   /** Shown in the report as `source` (an S3 key or a file path). */
   source?: string;
