@@ -1,20 +1,16 @@
 /**
- * The operations dashboard in a real browser (the system chromium driven by playwright-core) against
+ * The operations dashboard in a real browser (Chromium driven by playwright-core, see support/chromium) against
  * a real service: files by state, recent files (keys shown as text, never as HTML), filtering, and
  * "Scan now" asking for the API token first.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startTestApi, type TestApi } from './support/api-server.js';
+import { launchChromium } from './support/chromium.js';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject, waitFor } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
 const SOURCE = 'xml-bucket';
 /** A legal S3 key that would be markup if the page used innerHTML. */
@@ -22,13 +18,11 @@ const HTML_KEY = 'in/<img src=x onerror=alert(1)>.xml';
 
 let s3: TestS3;
 let api: TestApi;
-let profile: string;
-let browser: BrowserContext;
+let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   s3 = await startS3rver();
   api = await startTestApi({ endpoint: s3.endpoint, apiToken: TOKEN });
   await putObject(api.ts.s3, SOURCE, 'in/a.xml', smallCatalogue(1, 2));
@@ -40,21 +34,8 @@ beforeAll(async () => {
     return counts.done === 2 && counts.failed === 1;
   });
 
-  profile = await mkdtemp(join(tmpdir(), 'ft-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  browser = await launchChromium();
+  page = await browser.newPage();
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('dialog', (dialog) => {
     pageErrors.push(`unexpected dialog: ${dialog.message()}`);
@@ -65,7 +46,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (profile) await rm(profile, { recursive: true, force: true });
   await api?.close();
   await s3?.close();
 });
