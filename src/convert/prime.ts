@@ -8,7 +8,7 @@ import { ReportBuilder } from './report.js';
  * A small catalogue that walks every tokenizer path: references, CDATA, comments, PIs, both quote
  * styles, CR/LF variants, whitespace in end tags, unknown elements, a rejected and a warned item.
  */
-const PRIMER = Buffer.from(
+export const PRIMER = Buffer.from(
   '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\r\n<!-- a - comment -->\n<?pi some ? data??>\n' +
     `<nsx:items xmlns:nsx="urn:x" a='1'>\n <nsx:item id=" 1 &amp; &#65;&#x42;" x = "y&lt;" >\r\n` +
     '  <nsx:category>A &lt; B <![CDATA[c]]d]]]> &quot;&#x9;</nsx:category>\r' +
