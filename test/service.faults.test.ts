@@ -16,6 +16,9 @@ import { smallCatalogue } from './support/small-catalogue.js';
 const SOURCE = 'xml-bucket';
 const TARGET = 'json-bucket';
 const MAX_ATTEMPTS = 3;
+/** The metrics test's own buckets: the shared service's scans must not find (and retry) its files. */
+const METRICS_SOURCE = 'metrics-xml';
+const METRICS_TARGET = 'metrics-json';
 
 let s3: TestS3;
 let proxy: FaultProxy;
@@ -24,7 +27,7 @@ let ts: TestService;
 let direct: S3Client;
 
 beforeAll(async () => {
-  s3 = await startS3rver();
+  s3 = await startS3rver([SOURCE, TARGET, METRICS_SOURCE, METRICS_TARGET]);
   proxy = await FaultProxy.start(s3.endpoint);
   direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
   ts = await startTestService({ endpoint: proxy.url, env: { MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
@@ -191,14 +194,40 @@ describe('final errors are not retried', () => {
 });
 
 test('the fault metrics add up: outcomes and retries are in the registry', async () => {
-  const text = await ts.service.metrics.registry.metrics();
-  expect(text).toMatch(/^file_transformer_files_total\{outcome="done"\} 4$/m);
-  expect(text).toMatch(/^file_transformer_files_total\{outcome="failed"\} 3$/m);
-  expect(text).toMatch(/^file_transformer_files_total\{outcome="gone"\} 1$/m);
-  expect(text).toMatch(/^file_transformer_retries_total 6$/m);
+  // Its own service, so the counts are this test's alone (the shared one's depend on what ran before).
+  const own = await startTestService({
+    endpoint: proxy.url,
+    sourceBucket: METRICS_SOURCE,
+    targetBucket: METRICS_TARGET,
+    env: { MAX_ATTEMPTS: String(MAX_ATTEMPTS) },
+  });
+  try {
+    const cases = [
+      ['metrics/always-500.xml', { kind: 'status', status: 500, code: 'InternalError' }],
+      ['metrics/denied.xml', { kind: 'status', status: 403, code: 'AccessDenied' }],
+      ['metrics/vanished.xml', { kind: 'status', status: 404, code: 'NoSuchKey' }],
+      ['metrics/clean.xml', null],
+    ] as const;
+    for (const [i, [key, fault]] of cases.entries()) {
+      if (fault) proxy.inject({ method: 'GET', path: objectPath(METRICS_SOURCE, key), fault });
+      await putObject(direct, METRICS_SOURCE, key, smallCatalogue(2000 + i * 10, 2));
+    }
+    await own.service.requestScan('api');
+    const states = [];
+    for (const [key] of cases) states.push((await waitForFile(own.service, key, undefined, 60_000)).state);
+    expect(states).toEqual(['failed', 'failed', 'gone', 'done']);
+
+    const text = await own.service.metrics.registry.metrics();
+    expect(text).toMatch(/^file_transformer_files_total\{outcome="done"\} 1$/m);
+    expect(text).toMatch(/^file_transformer_files_total\{outcome="failed"\} 2$/m);
+    expect(text).toMatch(/^file_transformer_files_total\{outcome="gone"\} 1$/m);
+    // The retries of the file that always fails; final errors are not retried.
+    expect(text).toMatch(new RegExp(`^file_transformer_retries_total ${MAX_ATTEMPTS - 1}$`, 'm'));
+  } finally {
+    await own.close();
+  }
 });
 
-// After the metrics test, so its exact counts are not moved.
 test('a target the service may not read (HEAD 403) does not stop the conversion', async () => {
   const key = 'faults/write-only-target.xml';
   const rule = proxy.inject({
