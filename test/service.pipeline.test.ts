@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFauxqsS3 } from './support/fauxqs-s3.js';
 import { startS3rver } from './support/s3rver.js';
 import {
@@ -62,14 +62,22 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
 
   beforeAll(async () => {
     s3 = await start();
-    t = await startTestService({ endpoint: s3.endpoint });
+  });
+  afterEach(async () => {
+    await t?.close();
   });
   afterAll(async () => {
-    await t?.close();
     await s3?.close();
   });
 
+  /** A fresh service (own ledger and metrics) that sees only `prefix`, so no test sees another's files. */
+  async function serviceFor(prefix: string): Promise<TestService> {
+    t = await startTestService({ endpoint: s3.endpoint, env: { SOURCE_PREFIX: prefix } });
+    return t;
+  }
+
   it('converts good, partly invalid, broken and gzip files, and ignores other keys', async () => {
+    await serviceFor('in/');
     const etag = await putObject(t.s3, 'xml-bucket', 'in/good.xml', GOOD);
     await putObject(t.s3, 'xml-bucket', 'in/partly.xml', PARTLY_INVALID);
     await putObject(t.s3, 'xml-bucket', 'in/broken.xml', BROKEN);
@@ -111,11 +119,17 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
 
     const broken = await waitForFile(t.service, 'in/broken.xml');
     expect(broken.state).toBe('failed');
-    expect(broken.error).toBeTruthy();
+    // The converter's verdict with its line, not an S3 or ledger error.
+    const truncated = {
+      line: 1,
+      message:
+        'not well-formed XML: unexpected end of input: <items> from line 1 is not closed (truncated file?)',
+    };
+    expect(broken.error).toBe(`line 1: ${truncated.message}`);
     expect(broken.attempts).toBe(1);
-    expect(broken.report).toMatchObject({ source: 'in/broken.xml', error: { message: expect.any(String) } });
+    expect(broken.report).toMatchObject({ source: 'in/broken.xml', error: truncated });
     const brokenReport = JSON.parse(await getText(t.s3, 'json-bucket', '_reports/in/broken.xml.report.json'));
-    expect(brokenReport.error).not.toBeNull();
+    expect(brokenReport.error).toEqual(truncated);
     await expect(
       t.s3.send(new HeadObjectCommand({ Bucket: 'json-bucket', Key: 'in/broken.xml.json' })),
     ).rejects.toMatchObject({ name: 'NotFound' });
@@ -130,14 +144,28 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
     expect(first.files).toHaveLength(2);
     expect(first.nextCursor).toBe(String(first.files[1]!.id));
     const second = await t.service.listFiles({ limit: 2, cursor: first.nextCursor! });
-    expect(second.files.map((f) => f.id).every((id) => id < first.files[1]!.id)).toBe(true);
-    expect(second.files.length).toBeGreaterThan(0);
+    const all = await t.service.listFiles({ limit: 100 });
+    expect(all.files).toHaveLength(4);
+    expect(all.nextCursor).toBeNull();
+    expect([...first.files, ...second.files].map((f) => f.id)).toEqual(all.files.map((f) => f.id));
     await expect(t.service.listFiles({ cursor: 'abc' })).rejects.toThrow(RangeError);
     await expect(t.service.listFiles({ cursor: '-1' })).rejects.toThrow(RangeError);
   });
 
   it('converts a re-upload (new ETag) again, and a repeated scan converts nothing twice', async () => {
+    await serviceFor('again/');
+    await putObject(t.s3, 'xml-bucket', 'again/good.xml', GOOD);
+    await putObject(t.s3, 'xml-bucket', 'again/partly.xml', PARTLY_INVALID);
+    const first = await t.service.requestScan();
+    await t.service.waitForScan(first.id);
+    await t.service.drain();
+    expect((await t.service.getFileVersions('again/partly.xml'))[0]).toMatchObject({
+      state: 'done',
+      reportKey: '_reports/again/partly.xml.report.json',
+    });
+
     const before = (await t.service.metrics.filesTotal.get()).values.reduce((s, v) => s + v.value, 0);
+    expect(before).toBe(2);
     const scan = await t.service.requestScan();
     await t.service.waitForScan(scan.id);
     await t.service.drain();
@@ -145,26 +173,28 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
     expect(afterRescan).toBe(before);
 
     const changed = GOOD.replace('Bootleg', 'Straight');
-    const etag2 = await putObject(t.s3, 'xml-bucket', 'in/good.xml', changed);
-    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'in/good.xml', etag: etag2 }], 'event');
+    const etag2 = await putObject(t.s3, 'xml-bucket', 'again/good.xml', changed);
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'again/good.xml', etag: etag2 }], 'event');
     const row = await waitFor(async () => {
-      const [latest] = await t.service.getFileVersions('in/good.xml');
+      const [latest] = await t.service.getFileVersions('again/good.xml');
       return latest?.etag === etag2 && latest.state === 'done' ? latest : null;
     });
     expect(row.discoveredBy).toBe('event');
-    const out = await getObjectWithMetadata(t.s3, 'json-bucket', 'in/good.xml.json');
+    const out = await getObjectWithMetadata(t.s3, 'json-bucket', 'again/good.xml.json');
     expect(out.metadata['source-etag']).toBe(etag2);
     expect(JSON.parse(out.body)[0].product_description).toBe('Straight');
-    expect((await t.service.getFileVersions('in/good.xml')).map((f) => f.state)).toEqual(['done', 'done']);
+    expect((await t.service.getFileVersions('again/good.xml')).map((f) => f.state)).toEqual(['done', 'done']);
 
     // A clean re-upload of a file that had rejections removes its now stale report.
-    const fixed = await putObject(t.s3, 'xml-bucket', 'in/partly.xml', GOOD);
-    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'in/partly.xml', etag: fixed }], 'event');
+    const fixed = await putObject(t.s3, 'xml-bucket', 'again/partly.xml', GOOD);
+    await t.service.recordVersions([{ bucket: 'xml-bucket', key: 'again/partly.xml', etag: fixed }], 'event');
     await t.service.drain();
-    const [latest] = await t.service.getFileVersions('in/partly.xml');
+    const [latest] = await t.service.getFileVersions('again/partly.xml');
     expect(latest).toMatchObject({ etag: fixed, state: 'done', itemsRejected: 0, reportKey: null });
     await expect(
-      t.s3.send(new HeadObjectCommand({ Bucket: 'json-bucket', Key: '_reports/in/partly.xml.report.json' })),
+      t.s3.send(
+        new HeadObjectCommand({ Bucket: 'json-bucket', Key: '_reports/again/partly.xml.report.json' }),
+      ),
     ).rejects.toMatchObject({ name: 'NotFound' });
   });
 });
