@@ -5,7 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type EventVersion, encodeEventKey } from '../src/discovery/s3-events.js';
 import { SqsEventSource, type VersionSink } from '../src/discovery/sqs.js';
 import { type Ledger, openLedger } from '../src/ledger/index.js';
@@ -57,6 +58,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(sources.map((s) => s.stop()));
   await sqs.close();
   await ledger.close();
@@ -223,6 +225,9 @@ describe('SQS event source', () => {
   });
 
   it('keeps a message invisible with heartbeats while recording outlives the visibility timeout', async () => {
+    // Virtual time for the heartbeat timer and for the queue's visibility clock alike (fauxqs runs in
+    // this process and reads Date.now()); its long-poll timeouts and all I/O stay real.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -233,15 +238,28 @@ describe('SQS event source', () => {
         return ledger.recordVersions(versions, by);
       },
     };
-    await startSource({ sink: slowSink, heartbeatMs: 250 });
+    await startSource({ sink: slowSink, heartbeatMs: 500 });
     await sqs.send(queueUrl, notification({ key: 'slow.xml', etag: 's' }));
     await waitFor('received', async () => (await counter(metrics, 'received')) === 1);
-    // Three visibility timeouts (1 s each) pass while the sink is stuck.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const during = await sqs.inspect(queueName);
-    expect(during.inflight).toBe(1);
-    expect(during.receiveCounts).toEqual([1]);
-    release();
+    // Three visibility timeouts (1 s each) pass while the sink is stuck; every 500 ms beat pushes the
+    // message's deadline to a full timeout from then.
+    try {
+      expect((await sqs.inspect(queueName)).visibilityDeadlines).toEqual([Date.now() + 1000]);
+      for (let beat = 1; beat <= 6; beat++) {
+        await vi.advanceTimersByTimeAsync(500);
+        const renewed = Date.now() + 1000;
+        await waitFor(`heartbeat ${beat}`, async () => {
+          const [deadline] = (await sqs.inspect(queueName)).visibilityDeadlines;
+          return deadline === renewed;
+        });
+      }
+      const during = await sqs.inspect(queueName);
+      expect(during.inflight).toBe(1);
+      expect(during.receiveCounts).toEqual([1]);
+    } finally {
+      // Also on failure: stop() waits for the message in hand.
+      release();
+    }
     await waitFor('deleted', async () => (await counter(metrics, 'deleted')) === 1);
     expect(await counter(metrics, 'received')).toBe(1);
     expect((await rows()).map((f) => f.key)).toEqual(['slow.xml']);
@@ -322,8 +340,11 @@ describe('SQS event source', () => {
       logger,
       metrics,
     });
-    await expect(missing.readinessCheck().check()).rejects.toThrow();
-    await expect(missing.start()).rejects.toThrow();
+    // The queue's own answer (not a network or credentials failure).
+    const noQueue = { name: 'QueueDoesNotExist', $metadata: { httpStatusCode: 400 } };
+    await expect(missing.readinessCheck().check()).rejects.toBeInstanceOf(QueueDoesNotExist);
+    await expect(missing.readinessCheck().check()).rejects.toMatchObject(noQueue);
+    await expect(missing.start()).rejects.toMatchObject(noQueue);
     await missing.stop();
   });
 });

@@ -14,6 +14,8 @@ export interface QueueSnapshot {
   /** ApproximateReceiveCount of every message still in the queue (ready or in flight). */
   receiveCounts: number[];
   bodies: string[];
+  /** When each in-flight message becomes visible again (epoch ms, by fauxqs' clock: Date.now()). */
+  visibilityDeadlines: number[];
 }
 
 /** The embedded queue server (endpoint, client, createQueue with a DLQ, close), plus test inspection. */
@@ -51,7 +53,7 @@ export async function startTestSqs(): Promise<TestSqs> {
         messages: {
           ready: InspectedMessage[];
           delayed: InspectedMessage[];
-          inflight: { message: InspectedMessage }[];
+          inflight: { message: InspectedMessage; visibilityDeadline: number }[];
         };
       };
       const all = [...q.messages.ready, ...q.messages.delayed, ...q.messages.inflight.map((i) => i.message)];
@@ -60,6 +62,7 @@ export async function startTestSqs(): Promise<TestSqs> {
         inflight: q.messages.inflight.length,
         receiveCounts: all.map((m) => m.approximateReceiveCount),
         bodies: all.map((m) => m.body),
+        visibilityDeadlines: q.messages.inflight.map((i) => i.visibilityDeadline),
       };
     },
     close: () => sqs.close(),
@@ -80,11 +83,12 @@ export async function waitFor<T>(
   condition: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  // performance.now(), not Date.now(): tests that fake Date still get a timeout in real time.
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await condition();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
