@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { packageRoot } from '../src/service.js';
+import { packageRoot } from '../src/package-root.js';
 import { S3RVER_CREDENTIALS, startEmbeddedS3 } from '../src/storage/embedded-s3.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { writeLargeCatalogue } from '../test/support/catalogue.js';

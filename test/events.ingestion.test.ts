@@ -1,5 +1,5 @@
 /**
- * Event ingestion as `serve` wires it (src/discovery/sqs-ingestion.ts): the embedded default (s3rver's
+ * Event ingestion as `serve` wires it (src/app/events.ts, started by startApp): the embedded default (s3rver's
  * events → embedded queue → service), an SQS_QUEUE_URL queue, the webhook through the real API with
  * the token, and EVENTS=off.
  */
@@ -11,11 +11,10 @@ import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApi } from '../src/api/server.js';
+import { type App, startApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { encodeEventKey } from '../src/discovery/s3-events.js';
-import { type EventIngestion, startEventIngestion } from '../src/discovery/sqs-ingestion.js';
 import { createLogger } from '../src/log.js';
-import { createService, type Service } from '../src/service.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { outputKeyFor } from '../src/worker/naming.js';
 import { startTestSqs, type TestSqs } from './support/fauxqs.js';
@@ -32,7 +31,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
 });
 
-async function scansOf(service: Service) {
+async function scansOf(service: App) {
   return (await service.listScans()).map((s) => s.trigger);
 }
 
@@ -47,10 +46,9 @@ async function embeddedConfig(name: string, env: Record<string, string>) {
   });
 }
 
-async function startEmbeddedService(config: ReturnType<typeof loadConfig>): Promise<Service> {
-  const service = createService(config, { logger });
+async function startEmbeddedService(config: ReturnType<typeof loadConfig>): Promise<App> {
+  const service = await startApp(config, { logger, sqsWaitTimeSeconds: 2 });
   cleanups.push(() => service.stop({ graceMs: 1000 }));
-  await service.start();
   return service;
 }
 
@@ -59,8 +57,7 @@ describe('event ingestion as serve runs it', () => {
     const config = await embeddedConfig('embedded', { EMBEDDED_SQS_PORT: '0', SCAN_INTERVAL_HOURS: '1000' });
     expect(config.embedded).toBe(true);
     const service = await startEmbeddedService(config);
-    const ingestion = await startEventIngestion(service, service.config, logger, { waitTimeSeconds: 2 });
-    cleanups.push(() => ingestion.stop());
+    const ingestion = service.events;
     expect(ingestion.embedded).not.toBeNull();
     await waitForFile(service, 'test-file.xml');
 
@@ -80,10 +77,8 @@ describe('event ingestion as serve runs it', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => blocker.close(r)));
     const taken = (blocker.address() as AddressInfo).port;
-    const service = await startEmbeddedService(
-      await embeddedConfig('port', { EMBEDDED_SQS_PORT: String(taken) }),
-    );
-    await expect(startEventIngestion(service, service.config, logger)).rejects.toMatchObject({
+    const config = await embeddedConfig('port', { EMBEDDED_SQS_PORT: String(taken) });
+    await expect(startApp(config, { logger })).rejects.toMatchObject({
       name: 'ConfigError',
       variable: 'EMBEDDED_SQS_PORT',
     });
@@ -106,6 +101,7 @@ describe('event ingestion as serve runs it', () => {
       svc = await startTestService({
         endpoint: s3rver.endpoint,
         env: { SCAN_INTERVAL_HOURS: '1000', ...env },
+        deps: { sqsWaitTimeSeconds: 1 },
       });
       cleanups.push(() => svc.close());
     }
@@ -115,17 +111,11 @@ describe('event ingestion as serve runs it', () => {
       await startService(env);
     }
 
-    async function startIngestion(): Promise<EventIngestion> {
-      const ingestion = await startEventIngestion(svc.service, svc.config, logger, { waitTimeSeconds: 1 });
-      cleanups.push(() => ingestion.stop());
-      return ingestion;
-    }
-
     it('consumes SQS_QUEUE_URL (with SQS_ENDPOINT) using the S3 region and credentials', async () => {
       await startBackends();
       const { queueUrl } = await sqs.createQueue('prod-like');
       await startService({ EVENTS: 'on', SQS_QUEUE_URL: queueUrl, SQS_ENDPOINT: sqs.endpoint });
-      const ingestion = await startIngestion();
+      const ingestion = svc.service.events;
       expect(ingestion.source).not.toBeNull();
       const put = await svc.s3.send(
         new PutObjectCommand({ Bucket: 'xml-bucket', Key: 'q.xml', Body: CATALOGUE }),
@@ -149,7 +139,7 @@ describe('event ingestion as serve runs it', () => {
 
     it('serves the webhook through the API, behind the token', async () => {
       await startAll({ EVENTS: 'on', API_TOKEN: TOKEN });
-      const ingestion = await startIngestion();
+      const ingestion = svc.service.events;
       expect(ingestion.source).toBeNull();
       const app: FastifyInstance = await buildApi(svc.service, {
         apiToken: TOKEN,
@@ -193,8 +183,9 @@ describe('event ingestion as serve runs it', () => {
     it('stops start-up with a configuration error naming SQS_QUEUE_URL when the queue does not exist', async () => {
       await startBackends();
       const { queueUrl } = await sqs.createQueue('exists');
-      await startService({ EVENTS: 'on', SQS_QUEUE_URL: `${queueUrl}-typo`, SQS_ENDPOINT: sqs.endpoint });
-      await expect(startEventIngestion(svc.service, svc.config, logger)).rejects.toMatchObject({
+      await expect(
+        startService({ EVENTS: 'on', SQS_QUEUE_URL: `${queueUrl}-typo`, SQS_ENDPOINT: sqs.endpoint }),
+      ).rejects.toMatchObject({
         name: 'ConfigError',
         variable: 'SQS_QUEUE_URL',
       });
@@ -202,7 +193,7 @@ describe('event ingestion as serve runs it', () => {
 
     it('EVENTS=off: no queue, no webhook', async () => {
       await startAll({ EVENTS: 'off' });
-      const ingestion = await startIngestion();
+      const ingestion = svc.service.events;
       expect(ingestion).toMatchObject({ plugins: [], readinessChecks: [], source: null, embedded: null });
       const app = await buildApi(svc.service, { plugins: ingestion.plugins });
       cleanups.push(() => app.close());

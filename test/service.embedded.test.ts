@@ -3,8 +3,9 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
-import { createService, packageRoot } from '../src/service.js';
+import { packageRoot } from '../src/package-root.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { runCli, startCli } from './support/cli.js';
 import { getObjectWithMetadata, waitFor } from './support/service.js';
@@ -123,8 +124,7 @@ describe('`serve` on embedded defaults, as a user starts it', () => {
         AWS_SECRET_ACCESS_KEY: 'local-dev-secret',
       },
     });
-    const service = createService(config);
-    await service.start();
+    const service = await startApp(config);
     try {
       await service.drain();
       const [row] = await service.getFileVersions('test-file.xml');

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueDoesNotExist } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type EventVersion, encodeEventKey } from '../src/discovery/s3-events.js';
-import { SqsEventSource, type VersionSink } from '../src/discovery/sqs.js';
+import type { ObjectVersion, VersionSink } from '../src/contracts.js';
+import { encodeEventKey } from '../src/discovery/s3-events.js';
+import { SqsEventSource } from '../src/discovery/sqs.js';
 import { type Ledger, openLedger } from '../src/ledger/index.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics, type Metrics } from '../src/metrics.js';
@@ -270,7 +271,7 @@ describe('SQS event source', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const seen: EventVersion[][] = [];
+    const seen: ObjectVersion[][] = [];
     const blockingSink: VersionSink = {
       async recordVersions(versions, by) {
         seen.push(versions);

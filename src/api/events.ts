@@ -14,15 +14,14 @@
  * only when the caller passed auth; otherwise it is logged for the operator to open by hand.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ReadinessCheck, VersionSink } from '../contracts.js';
 import { type RecordedNotification, recordNotification } from '../discovery/record-notification.js';
 import { type EventFilter, MalformedNotificationError } from '../discovery/s3-events.js';
-import type { VersionSink } from '../discovery/sqs.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { presentedToken, secretsEqual } from './auth.js';
 import { HttpError } from './errors.js';
 import type { ApiPlugin } from './server.js';
-import type { ReadinessCheck } from './types.js';
 
 export interface EventsPluginOptions {
   sink: VersionSink;

@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
-import { FILE_STATES, type ListFilesQuery, type ServiceApi } from './types.js';
+import { FILE_STATES, type FileListParams, type ServiceApi } from './types.js';
 
 /** Longest S3 key (bytes of UTF-8): anything longer cannot name an object. */
 const MAX_KEY_LENGTH = 1024;
@@ -43,7 +43,7 @@ const wildcardParamsSchema = {
 export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceApi }) {
   const { service } = opts;
 
-  app.get<{ Querystring: ListFilesQuery }>(
+  app.get<{ Querystring: FileListParams }>(
     '/api/files',
     {
       schema: {

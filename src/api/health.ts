@@ -4,7 +4,7 @@
  * and answers 503 naming the ones that failed, so a load balancer stops sending work here.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ReadinessCheck } from './types.js';
+import type { ReadinessCheck } from '../contracts.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,11 +16,25 @@ declare module 'fastify' {
 /** How long one check may take before it counts as failed: a hung dependency is not ready. */
 const CHECK_TIMEOUT_MS = 5_000;
 
-interface CheckOutcome {
+export interface CheckOutcome {
   name: string;
   ok: boolean;
   ms: number;
   error?: string;
+}
+
+export interface ReadinessReport {
+  ok: boolean;
+  /** Names of the checks that failed. */
+  failed: string[];
+  checks: CheckOutcome[];
+}
+
+/** Runs the checks at once, each bounded by CHECK_TIMEOUT_MS: the one readiness runner. */
+export async function runReadinessChecks(checks: readonly ReadinessCheck[]): Promise<ReadinessReport> {
+  const outcomes = await Promise.all(checks.map(runCheck));
+  const failed = outcomes.filter((c) => !c.ok).map((c) => c.name);
+  return { ok: failed.length === 0, failed, checks: outcomes };
 }
 
 async function runCheck(check: ReadinessCheck): Promise<CheckOutcome> {
@@ -86,10 +100,9 @@ export async function healthRoutes(app: FastifyInstance) {
       },
     },
     async (_request, reply) => {
-      const checks = await Promise.all(app.readinessChecks.map(runCheck));
-      const failed = checks.filter((c) => !c.ok).map((c) => c.name);
-      reply.code(failed.length === 0 ? 200 : 503);
-      return { status: failed.length === 0 ? 'ready' : 'not ready', failed, checks };
+      const { ok, failed, checks } = await runReadinessChecks(app.readinessChecks);
+      reply.code(ok ? 200 : 503);
+      return { status: ok ? 'ready' : 'not ready', failed, checks };
     },
   );
 }

@@ -6,7 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { MAX_INTERVAL_HOURS } from '../config/parse.js';
-import type { ScheduleSetting, ServiceApi } from './types.js';
+import type { Schedule } from '../contracts.js';
+import type { ServiceApi } from './types.js';
 
 /** An interval shorter than a minute is a typo, not a schedule; the upper bound is the config's. */
 const MIN_HOURS = 1 / 60;
@@ -55,7 +56,7 @@ export async function scheduleRoutes(app: FastifyInstance, opts: { service: Serv
     async () => service.getSchedule(),
   );
 
-  app.put<{ Body: ScheduleSetting }>(
+  app.put<{ Body: Schedule }>(
     '/api/schedule',
     {
       schema: {

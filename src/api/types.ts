@@ -1,24 +1,17 @@
 /**
  * What the HTTP API needs from the service, and nothing more. The API codes against this type, not
- * against the Service class, so it can be read (and tested) on its own; `Service` satisfies it
- * structurally (checked by a type assertion in server.ts).
+ * against the app's `Service` facade, so it can be read (and tested) on its own; the facade is
+ * declared to satisfy it (src/app/service.ts: `interface Service extends ServiceApi`), so the compiler
+ * checks the two stay in step.
  */
 import type { Registry } from 'prom-client';
-
+import type { ReadinessCheck, Schedule } from '../contracts.js';
 import type { FileState } from '../ledger/types.js';
 
 export { FILE_STATES, type FileState } from '../ledger/types.js';
 
-/** How often the scan runs: every N hours, or on a cron expression. */
-export type ScheduleSetting = { intervalHours: number } | { cron: string };
-
-/** One dependency the readiness probe checks; `check` rejects (or resolves false) when it is down. */
-export interface ReadinessCheck {
-  name: string;
-  check: () => Promise<unknown>;
-}
-
-export interface ListFilesQuery {
+/** GET /api/files' query string (`status` on the wire; the ledger's own query calls it `state`). */
+export interface FileListParams {
   status?: FileState;
   prefix?: string;
   limit?: number;
@@ -30,7 +23,7 @@ export interface ServiceApi {
   requestScan(): Promise<{ id: string }> | { id: string };
   getScan(id: string): Promise<object | null | undefined> | object | null | undefined;
   listFiles(
-    query: ListFilesQuery,
+    query: FileListParams,
   ):
     | Promise<{ files: readonly object[]; nextCursor: string | null }>
     | { files: readonly object[]; nextCursor: string | null };
@@ -38,7 +31,7 @@ export interface ServiceApi {
   /** Queues the latest version of `key` again; null/undefined/false when the key is unknown. */
   reprocess(key: string): Promise<unknown> | unknown;
   getSchedule(): Promise<object> | object;
-  setSchedule(setting: ScheduleSetting): Promise<object | undefined> | object | undefined;
+  setSchedule(setting: Schedule): Promise<object | undefined> | object | undefined;
   /** Ledger rows by state (GET /api/stats, the dashboard). */
   readonly ledger: { countByState(): Promise<Record<FileState, number>> };
   /** The registry rendered at GET /metrics. */

@@ -4,8 +4,8 @@
  * converted (or was skipped/gone), 1 when any file failed in this run or the scan itself failed,
  * 2 on a usage or configuration error.
  */
+import { type App, startApp } from '../app/index.js';
 import { createLogger } from '../log.js';
-import { createService } from '../service.js';
 import { loadConfigOrReport, reportConfigError } from './config-error.js';
 
 const HELP = `Usage: file-transformer scan --once
@@ -29,22 +29,27 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfigOrReport();
   if (!config) return 2;
   const logger = createLogger(config.logLevel);
-  const service = createService(config, { logger, schedule: false });
+  let app: App;
   try {
-    await service.start();
-    const scan = await service.waitForScan(service.startupScan!.id);
-    await service.drain();
-    const failed = (await service.metrics.filesTotal.get()).values
+    app = await startApp(config, { logger, schedule: false, events: false });
+  } catch (err) {
+    if (reportConfigError(err)) return 2;
+    logger.fatal({ err }, 'scan --once failed');
+    return 1;
+  }
+  try {
+    const scan = await app.waitForScan(app.startupScan.id);
+    await app.drain();
+    const failed = (await app.metrics.filesTotal.get()).values
       .filter((v) => v.labels.outcome === 'failed')
       .reduce((sum, v) => sum + v.value, 0);
     const ok = scan?.status === 'done' && failed === 0;
     logger.info({ scan, failed }, ok ? 'scan --once: all converted' : 'scan --once: failures');
     return ok ? 0 : 1;
   } catch (err) {
-    if (reportConfigError(err)) return 2;
-    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'scan --once failed');
+    logger.fatal({ err }, 'scan --once failed');
     return 1;
   } finally {
-    await service.stop({ graceMs: 0 });
+    await app.stop({ graceMs: 0 });
   }
 }

@@ -4,11 +4,8 @@
  * and on SIGTERM/SIGINT stops gracefully: the API closes, conversions in flight get a bounded time to
  * finish, the rest go back to the ledger, exit 0.
  */
-import type { FastifyInstance } from 'fastify';
-import { buildApi, listen } from '../api/server.js';
-import { type EventIngestion, startEventIngestion } from '../discovery/sqs-ingestion.js';
+import { type App, startApp } from '../app/index.js';
 import { createLogger } from '../log.js';
-import { createService } from '../service.js';
 import { loadConfigOrReport, reportConfigError } from './config-error.js';
 
 const HELP = `Usage: file-transformer serve
@@ -35,15 +32,6 @@ export async function run(argv: string[]): Promise<number> {
   const config = loadConfigOrReport();
   if (!config) return 2;
   const logger = createLogger(config.logLevel);
-  const service = createService(config, { logger });
-
-  let app: FastifyInstance | null = null;
-  let events: EventIngestion | null = null;
-  const shutdown = async () => {
-    await app?.close();
-    await events?.stop();
-    await service.stop({ graceMs: STOP_GRACE_MS });
-  };
 
   // Listen for the stop signal from the start: a SIGTERM during start-up (a slow catch-up scan, an
   // orchestrator giving up) still stops gracefully once start-up has settled.
@@ -52,16 +40,13 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
 
+  let app: App;
   try {
-    await service.start();
-    events = await startEventIngestion(service, service.config, logger);
-    app = await buildApi(service, { apiToken: config.apiToken, logger, plugins: events.plugins });
-    const url = await listen(app, { host: config.host, port: config.port, apiToken: config.apiToken });
-    logger.info({ url }, `API listening on ${url}`);
+    app = await startApp(config, { logger, api: true });
   } catch (err) {
-    await shutdown().catch(() => {});
+    // startApp has already stopped whatever it had started.
     if (reportConfigError(err)) return 2;
-    logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'service failed to start');
+    logger.fatal({ err }, 'service failed to start');
     return 1;
   }
 
@@ -74,6 +59,6 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
-  await shutdown();
+  await app.stop({ graceMs: STOP_GRACE_MS });
   return 0;
 }

@@ -1,6 +1,8 @@
 /** The service's validated configuration (built by `loadConfig`; see docs/configuration.md). */
 
-export type Schedule = { intervalHours: number } | { cron: string };
+import type { Schedule } from '../contracts.js';
+
+export type { Schedule } from '../contracts.js';
 
 export interface S3Settings {
   region: string;

@@ -4,8 +4,9 @@
  * which records could not be used. What a failure means (leave the message for redrive, answer 400 or
  * 503) is the caller's business.
  */
+
+import type { VersionSink } from '../contracts.js';
 import { type EventFilter, type ParsedNotification, parseNotification } from './s3-events.js';
-import type { VersionSink } from './sqs.js';
 
 export interface RecordedNotification extends ParsedNotification {
   /** Of `versions`, how many were new to the ledger. */

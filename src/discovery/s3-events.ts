@@ -15,6 +15,9 @@
  * decoded it broke keys containing `+` or `%`), so EventBridge keys are taken verbatim.
  */
 import { PermanentError } from '../errors.js';
+import { decodeEventKey, normalizeEtag } from '../s3-format.js';
+
+export { decodeEventKey, encodeEventKey } from '../s3-format.js';
 
 /** One object version announced by an event: what the ledger records. */
 export interface EventVersion {
@@ -86,21 +89,6 @@ function isObject(value: unknown): value is Json {
 
 function str(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
-}
-
-/** Decodes an S3 notification key: `+` is a space, then percent-escapes. Throws URIError when malformed. */
-export function decodeEventKey(encoded: string): string {
-  return decodeURIComponent(encoded.replace(/\+/g, ' '));
-}
-
-/** Encodes a key as S3 does in notifications (the embedded forwarder uses this). */
-export function encodeEventKey(key: string): string {
-  return encodeURIComponent(key).replace(/%20/g, '+');
-}
-
-/** Strips the quotes S3 puts around ETags in some places and not in others. */
-export function normalizeEtag(etag: string): string {
-  return etag.trim().replace(/^"(.*)"$/, '$1');
 }
 
 function keyMatches(filter: EventFilter, key: string): boolean {

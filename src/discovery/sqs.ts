@@ -26,17 +26,11 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { ReadinessCheck } from '../api/types.js';
+import type { ReadinessCheck, VersionSink } from '../contracts.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type RecordedNotification, recordNotification } from './record-notification.js';
-import { type EventFilter, type EventVersion, MalformedNotificationError } from './s3-events.js';
-
-/** Where discovered versions go: the service (ledger + worker wake-up). */
-export interface VersionSink {
-  /** Resolves once the versions are durably recorded; returns how many were new. */
-  recordVersions(versions: EventVersion[], discoveredBy: 'event'): Promise<number> | number;
-}
+import { type EventFilter, MalformedNotificationError } from './s3-events.js';
 
 export interface SqsConnection {
   queueUrl: string;

@@ -5,21 +5,14 @@
  * behind it without touching callers.
  */
 
+import type { DiscoveredBy, ObjectVersion } from '../contracts.js';
+
+export type { DiscoveredBy, ObjectVersion } from '../contracts.js';
+/** The ledger stores ETags bare; the rule is S3's, defined once in s3-format.ts. */
+export { normalizeEtag } from '../s3-format.js';
+
 export const FILE_STATES = ['pending', 'processing', 'done', 'failed', 'skipped', 'gone'] as const;
 export type FileState = (typeof FILE_STATES)[number];
-
-export type DiscoveredBy = 'scan' | 'event' | 'api';
-
-/** An object version as discovery finds it. `etag` may be quoted (S3 listings) or bare (events). */
-export interface ObjectVersion {
-  bucket: string;
-  key: string;
-  etag: string;
-  size?: number | null;
-  lastModified?: Date | string | null;
-  /** When the S3 event says the object was created (events only; used for lag metrics). */
-  eventTime?: Date | string | null;
-}
 
 /** One ledger row. Times are ISO-8601 strings (UTC) or null. */
 export interface FileRecord {
@@ -171,12 +164,4 @@ export interface Ledger {
 
   getSetting(name: string): Promise<string | null>;
   setSetting(name: string, value: string, now?: number): Promise<void>;
-}
-
-/** ETags arrive quoted from listings and bare from events; the ledger stores them bare. */
-export function normalizeEtag(etag: string): string {
-  return etag
-    .trim()
-    .replace(/^W\//, '')
-    .replace(/^"+|"+$/g, '');
 }

@@ -11,8 +11,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { encodeEventKey } from '../discovery/s3-events.js';
 import type { Logger } from '../log.js';
+import { encodeEventKey, normalizeEtag } from '../s3-format.js';
 import { EMBEDDED_SQS_CREDENTIALS, EMBEDDED_SQS_REGION, startEmbeddedSqs } from './embedded-sqs.js';
 
 export const EMBEDDED_QUEUE_NAME = 'file-transformer-events';
@@ -68,7 +68,7 @@ export async function startEmbeddedEvents(options: EmbeddedEventsOptions): Promi
     if (!eTag && record.eventName?.startsWith('ObjectCreated:') && s3.store?.getMetadata) {
       // Copies: s3rver leaves the ETag out of the event; its metadata has it (quoted).
       const metadata = await s3.store.getMetadata(bucket, key);
-      eTag = typeof metadata.etag === 'string' ? metadata.etag.replace(/"/g, '') : undefined;
+      eTag = typeof metadata.etag === 'string' ? normalizeEtag(metadata.etag) : undefined;
     }
     return { ...record, s3: { ...record.s3, object: { ...object, key: encodeEventKey(key), eTag } } };
   }

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../src/service.js';
+import { packageRoot } from '../../src/package-root.js';
 
 /** The compiled CLI, found from the package root whether this runs as TypeScript (vitest) or from dist/. */
 export const CLI = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');

@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type App, type AppOptions, startApp } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { Config } from '../../src/config/types.js';
 import { type FileRecord, type FileState, normalizeEtag } from '../../src/ledger/types.js';
 import { createLogger } from '../../src/log.js';
-import { createService, type Service, type ServiceDeps } from '../../src/service.js';
 import { createS3Client } from '../../src/storage/s3-client.js';
 import { S3RVER_CREDENTIALS } from './s3rver.js';
 
@@ -19,12 +19,12 @@ export interface TestServiceOptions {
   env?: Record<string, string>;
   /** Reuse a data directory (restart scenarios); default a fresh temp dir, removed by close(). */
   dataDir?: string;
-  deps?: ServiceDeps;
+  deps?: AppOptions;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface TestService {
-  service: Service;
+  service: App;
   config: Config;
   dataDir: string;
   /** A client for the test's own uploads and reads (same settings as the service's). */
@@ -59,8 +59,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'ft-service-')));
   const config = testConfig(options, dataDir);
-  const service = createService(config, { logger: createLogger(config.logLevel), ...options.deps });
-  await service.start();
+  const service = await startApp(config, { logger: createLogger(config.logLevel), ...options.deps });
   const s3 = createS3Client(config.s3);
   return {
     service,
@@ -92,7 +91,7 @@ export async function waitFor<T>(
 
 /** Waits until the latest version of `key` reaches one of `states`; returns its row. */
 export async function waitForFile(
-  service: Service,
+  service: Pick<App, 'getFileVersions'>,
   key: string,
   states: FileState[] = ['done', 'failed', 'gone', 'skipped'],
   timeoutMs = 30_000,

@@ -1,26 +1,20 @@
 /**
- * Event ingestion as `serve` runs it: one SQS source (the embedded queue fed by the embedded s3rver,
- * or the configured SQS_QUEUE_URL) and the S3 webhook plugin, both recording into the service.
- * `EVENTS=off` turns all of it off (scan only).
+ * Event ingestion as the service runs it: one SQS source (the embedded queue fed by the embedded
+ * s3rver, or the configured SQS_QUEUE_URL) and the S3 webhook plugin for the API, both recording
+ * into the same sink with the scan's key filter. `EVENTS=off` turns all of it off (scan only).
  */
 import { eventsPlugin } from '../api/events.js';
 import type { ApiPlugin } from '../api/server.js';
-import type { ReadinessCheck } from '../api/types.js';
 import type { Config } from '../config/types.js';
+import type { ReadinessCheck, VersionSink } from '../contracts.js';
+import type { EventFilter } from '../discovery/s3-events.js';
+import { type SqsConnection, SqsEventSource } from '../discovery/sqs.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type EmbeddedEvents, startEmbeddedEvents } from '../storage/embedded-events.js';
 import type { EmbeddedS3 } from '../storage/embedded-s3.js';
-import type { EventFilter } from './s3-events.js';
-import { type SqsConnection, SqsEventSource, type VersionSink } from './sqs.js';
-
-/** What ingestion needs from the service. */
-export interface IngestionTarget extends VersionSink {
-  readonly metrics: Metrics;
-  readonly embeddedS3: EmbeddedS3 | null;
-  matchesKey(key: string): boolean;
-}
+import { explainPortInUse } from './embedded.js';
 
 export interface EventIngestion {
   /** API plugins (the S3 webhook). */
@@ -34,37 +28,45 @@ export interface EventIngestion {
   stop(): Promise<void>;
 }
 
-export interface IngestionOptions {
+export interface IngestionDeps {
+  sink: VersionSink;
+  /** The scan's key rule (createKeyFilter), so events and scans accept exactly the same keys. */
+  matchesKey: (key: string) => boolean;
+  /** The embedded s3rver, whose object events feed the embedded queue; null outside embedded mode. */
+  embeddedS3: EmbeddedS3 | null;
+  logger: Logger;
+  metrics: Metrics;
   /** Long-poll wait (default 20 s). */
   waitTimeSeconds?: number;
 }
 
-export async function startEventIngestion(
-  service: IngestionTarget,
-  config: Config,
-  logger: Logger,
-  options: IngestionOptions = {},
-): Promise<EventIngestion> {
+/** Ingestion that does nothing (EVENTS=off, or a host that does not take events). */
+export const NO_EVENTS: EventIngestion = {
+  plugins: [],
+  readinessChecks: [],
+  source: null,
+  embedded: null,
+  async stop() {},
+};
+
+export async function startEventIngestion(config: Config, deps: IngestionDeps): Promise<EventIngestion> {
+  const { logger, metrics, sink } = deps;
   if (!config.events) {
     logger.info('event ingestion off (EVENTS=off): the scan alone finds new files');
-    return { plugins: [], readinessChecks: [], source: null, embedded: null, async stop() {} };
+    return NO_EVENTS;
   }
-  const filter: EventFilter = { bucket: config.sourceBucket, matchesKey: (key) => service.matchesKey(key) };
+  const filter: EventFilter = { bucket: config.sourceBucket, matchesKey: deps.matchesKey };
 
   let embedded: EmbeddedEvents | null = null;
   let connection: SqsConnection | null = null;
-  if (config.embedded && service.embeddedS3) {
+  if (config.embedded && deps.embeddedS3) {
     embedded = await startEmbeddedEvents({
-      s3: service.embeddedS3.server,
+      s3: deps.embeddedS3.server,
       bucket: config.sourceBucket,
       port: config.embeddedSqsPort,
       logger,
     }).catch((err: unknown) => {
-      if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw err;
-      throw new ConfigError(
-        'EMBEDDED_SQS_PORT',
-        `port ${config.embeddedSqsPort} is in use; set another port (0 = any free port)`,
-      );
+      throw explainPortInUse(err, 'EMBEDDED_SQS_PORT', config.embeddedSqsPort);
     });
     connection = embedded;
   } else if (config.sqsQueueUrl) {
@@ -84,10 +86,10 @@ export async function startEventIngestion(
       source = new SqsEventSource({
         ...connection,
         filter,
-        sink: service,
+        sink,
         logger,
-        metrics: service.metrics,
-        waitTimeSeconds: options.waitTimeSeconds,
+        metrics,
+        waitTimeSeconds: deps.waitTimeSeconds,
       });
       await source.start();
     }
@@ -98,14 +100,7 @@ export async function startEventIngestion(
   }
 
   const readinessChecks = source ? [source.readinessCheck()] : [];
-  const plugin = eventsPlugin({
-    sink: service,
-    filter,
-    logger,
-    metrics: service.metrics,
-    apiToken: config.apiToken,
-    readinessChecks,
-  });
+  const plugin = eventsPlugin({ sink, filter, logger, metrics, apiToken: config.apiToken, readinessChecks });
   return {
     plugins: [plugin],
     readinessChecks,

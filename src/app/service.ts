@@ -1,0 +1,256 @@
+/**
+ * The service facade: what the HTTP API (src/api/, through `ServiceApi`), the CLI and the tests use,
+ * over parts that are already started (the composition root, ./index.ts, builds them). No method has
+ * to ask whether start-up has happened: a Service exists only once its parts run.
+ */
+import { HeadBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type ReadinessReport, runReadinessChecks } from '../api/health.js';
+import type { FileListParams, ServiceApi } from '../api/types.js';
+import { parseCron, parseIntervalHours } from '../config/parse.js';
+import type { Config } from '../config/types.js';
+import type { DiscoveredBy, ObjectVersion, ReadinessCheck, Schedule } from '../contracts.js';
+import type { Scanner } from '../discovery/scanner.js';
+import type { ScanScheduler } from '../discovery/schedule.js';
+import { ConfigError, ObjectGoneError, toTransformerError } from '../errors.js';
+import type { FilePage, FileRecord, Ledger, ScanRecord, ScanTrigger } from '../ledger/types.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { normalizeEtag } from '../s3-format.js';
+import type { EmbeddedS3 } from '../storage/embedded-s3.js';
+import type { WorkerPool } from '../worker/pool.js';
+
+/** A scan as the API shows it (ids are strings on the wire). */
+export type ScanInfo = Omit<ScanRecord, 'id'> & { id: string };
+
+export interface ScheduleInfo {
+  intervalHours: number | null;
+  cron: string | null;
+  nextRunAt: string | null;
+  /** Where the schedule came from: the environment, or a change persisted through the API. */
+  source: 'config' | 'settings';
+}
+
+export interface Service extends ServiceApi {
+  /** The effective configuration (in embedded mode `s3.endpoint` names the embedded s3rver). */
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly ledger: Ledger;
+  readonly s3: S3Client;
+  /** The embedded s3rver (its `server` emits `event` for each object change); null unless embedded. */
+  readonly embeddedS3: EmbeddedS3 | null;
+  /** The catch-up scan requested at start-up. */
+  readonly startupScan: ScanInfo;
+
+  /**
+   * Stops the whole application: the API, events, claiming and scanning; lets conversions in flight
+   * finish within `graceMs` (default 10 s), gives the rest back to the ledger as pending, and closes
+   * everything. Idempotent.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
+
+  /** Starts (or joins the queued) scan; returns at once with its id. */
+  requestScan(trigger?: ScanTrigger): Promise<ScanInfo>;
+  getScan(id: string): Promise<ScanInfo | null>;
+  listScans(limit?: number): Promise<ScanInfo[]>;
+  /** Resolves when that scan has ended (done or failed). */
+  waitForScan(id: string): Promise<ScanInfo | null>;
+
+  /** Ledger rows of the source bucket, newest first; a bad cursor throws RangeError. */
+  listFiles(query?: FileListParams): Promise<FilePage>;
+  /** Every version of a key, newest first; [] when the key is unknown. */
+  getFileVersions(key: string): Promise<FileRecord[]>;
+  /**
+   * Converts the latest version of `key` again (its current ETag in the bucket: recorded if new, else
+   * its row is reset to pending and forced past the "already converted" shortcut). Null when neither
+   * the bucket nor the ledger knows the key.
+   */
+  reprocess(key: string): Promise<FileRecord | null>;
+
+  getSchedule(): Promise<ScheduleInfo>;
+  /** Validates (ConfigError/RangeError on a bad value), persists in the ledger and reschedules. */
+  setSchedule(schedule: Schedule): Promise<ScheduleInfo>;
+
+  /**
+   * Records discovered versions (idempotent) and wakes the workers if any was new. Resolves once the
+   * rows are committed: an SQS message may be deleted after that. @returns how many were new.
+   */
+  recordVersions(versions: ObjectVersion[], discoveredBy: DiscoveredBy): Promise<number>;
+  /** Resolves when no scan of this service is running and nothing is pending (due or in backoff) or processing. */
+  drain(): Promise<void>;
+
+  /** Ledger, source bucket, target bucket (and report bucket if separate). */
+  readinessChecks(): ReadinessCheck[];
+  /** The readiness checks above, run as GET /health/ready runs them. */
+  health(): Promise<ReadinessReport>;
+  /** Updates gauges that mirror the ledger (call before a scrape). */
+  refreshMetrics(): Promise<void>;
+  /** Whether `key` is a catalogue by SOURCE_PREFIX/SOURCE_SUFFIXES (the scan's rule; events use it too). */
+  matchesKey(key: string): boolean;
+}
+
+/** The started parts the facade reads. */
+export interface ServiceParts {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  ledger: Ledger;
+  s3: S3Client;
+  embeddedS3: EmbeddedS3 | null;
+  pool: WorkerPool;
+  scanner: Scanner;
+  scheduler: ScanScheduler;
+  scheduleSource: ScheduleInfo['source'];
+  startupScan: ScanRecord;
+  matchesKey: (key: string) => boolean;
+  /** Stops everything the composition root started (the app's stop). */
+  stop: (options?: { graceMs?: number }) => Promise<void>;
+}
+
+/** The ledger setting under which a schedule changed through the API is persisted. */
+export const SCHEDULE_SETTING = 'schedule';
+
+const toInfo = (r: ScanRecord): ScanInfo => ({ ...r, id: String(r.id) });
+/** Scan ids and file cursors (a file id) on the wire: decimal, within Number's exact range. */
+const parseId = (id: string): number | null => (/^\d{1,15}$/.test(id) ? Number(id) : null);
+
+export function serviceFacade(parts: ServiceParts): Service {
+  const { config, logger, metrics, ledger, s3, pool, scanner, scheduler } = parts;
+  let scheduleSource = parts.scheduleSource;
+
+  const scheduleInfo = (): ScheduleInfo => {
+    const s = scheduler.schedule ?? config.schedule;
+    return {
+      intervalHours: 'intervalHours' in s ? s.intervalHours : null,
+      cron: 'cron' in s ? s.cron : null,
+      nextRunAt: scheduler.nextRunAt()?.toISOString() ?? null,
+      source: scheduleSource,
+    };
+  };
+
+  const service: Service = {
+    config,
+    logger,
+    metrics,
+    ledger,
+    s3,
+    embeddedS3: parts.embeddedS3,
+    startupScan: toInfo(parts.startupScan),
+    stop: parts.stop,
+
+    async requestScan(trigger = 'api') {
+      return toInfo(await scanner.request(trigger));
+    },
+    async getScan(id) {
+      const n = parseId(id);
+      const r = n === null ? null : await ledger.getScan(n);
+      return r ? toInfo(r) : null;
+    },
+    async listScans(limit = 20) {
+      return (await ledger.listScans(limit)).map(toInfo);
+    },
+    async waitForScan(id) {
+      const n = parseId(id);
+      if (n !== null) await scanner.wait(n);
+      return service.getScan(id);
+    },
+
+    async listFiles(query = {}) {
+      if (query.cursor && parseId(query.cursor) === null) {
+        throw new RangeError(`invalid cursor ${JSON.stringify(query.cursor)}`);
+      }
+      return ledger.listFiles(config.sourceBucket, {
+        state: query.status,
+        prefix: query.prefix,
+        limit: query.limit,
+        cursor: query.cursor || null,
+      });
+    },
+    async getFileVersions(key) {
+      return ledger.getFileVersions(config.sourceBucket, key);
+    },
+    async reprocess(key) {
+      let etag: string | null = null;
+      try {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: config.sourceBucket, Key: key }));
+        if (head.ETag) {
+          etag = normalizeEtag(head.ETag);
+          const version = {
+            bucket: config.sourceBucket,
+            key,
+            etag,
+            size: head.ContentLength ?? null,
+            lastModified: head.LastModified ?? null,
+          };
+          await ledger.recordVersions([version], 'api');
+        }
+      } catch (err) {
+        if (!(toTransformerError(err) instanceof ObjectGoneError)) throw err;
+      }
+      const versions = await ledger.getFileVersions(config.sourceBucket, key);
+      const target = etag === null ? versions[0] : versions.find((v) => v.etag === etag);
+      if (!target) return null;
+      const row = await ledger.requeue(target.id);
+      logger.info({ key, fileId: target.id, etag: target.etag }, 'reprocess requested');
+      pool.wake();
+      return row;
+    },
+
+    async getSchedule() {
+      return scheduleInfo();
+    },
+    async setSchedule(schedule) {
+      let valid: Schedule;
+      if ('cron' in schedule && typeof schedule.cron === 'string') {
+        valid = { cron: parseCron('cron', schedule.cron) };
+      } else if ('intervalHours' in schedule && typeof schedule.intervalHours === 'number') {
+        valid = { intervalHours: parseIntervalHours('intervalHours', String(schedule.intervalHours)) };
+      } else {
+        throw new ConfigError('schedule', 'expected {"intervalHours": n} or {"cron": "<expression>"}');
+      }
+      await ledger.setSetting(SCHEDULE_SETTING, JSON.stringify(valid));
+      scheduleSource = 'settings';
+      scheduler.set(valid);
+      logger.info({ schedule: valid }, 'scan schedule changed');
+      return scheduleInfo();
+    },
+
+    async recordVersions(versions, discoveredBy) {
+      const inserted = await ledger.recordVersions(versions, discoveredBy);
+      if (inserted > 0) pool.wake();
+      return inserted;
+    },
+    async drain() {
+      await scanner.settled();
+      for (;;) {
+        const counts = await ledger.countByState();
+        if (counts.pending === 0 && counts.processing === 0 && pool.inFlight === 0) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+
+    readinessChecks() {
+      const bucket = (name: string, b: string): ReadinessCheck => ({
+        name,
+        check: async () => s3.send(new HeadBucketCommand({ Bucket: b })),
+      });
+      const checks: ReadinessCheck[] = [
+        { name: 'ledger', check: async () => ledger.ping() },
+        bucket('source-bucket', config.sourceBucket),
+        bucket('target-bucket', config.targetBucket),
+      ];
+      if (config.reportBucket !== config.targetBucket)
+        checks.push(bucket('report-bucket', config.reportBucket));
+      return checks;
+    },
+    async health() {
+      return runReadinessChecks(service.readinessChecks());
+    },
+    async refreshMetrics() {
+      const counts = await ledger.countByState();
+      for (const [state, n] of Object.entries(counts)) metrics.ledgerFiles.set({ state }, n);
+    },
+    matchesKey: parts.matchesKey,
+  };
+  return service;
+}

@@ -1,0 +1,336 @@
+/**
+ * The pipeline for one object version: GetObject (pinned to its ETag) → converter → upload of the
+ * JSON (single PUT or multipart, never visible half-written) → report → the outcome. It knows nothing
+ * of the ledger, the scheduler, the worker pool or the API, so every host runs the same code: the
+ * service's workers (src/worker/process-file.ts records the outcome in the ledger), the CLI, and an
+ * AWS Lambda handler fed by SQS.
+ *
+ * Idempotence lives in the target object: its `source-etag` metadata names the version it was made
+ * from, so a version whose output is already there is reported done without converting it again.
+ */
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { Config } from '../config/types.js';
+import type { ConversionReport } from '../convert/types.js';
+import {
+  httpStatusOf,
+  ObjectGoneError,
+  PermanentError,
+  type TransformerError,
+  TransientError,
+  toTransformerError,
+} from '../errors.js';
+import type { FileOutcome } from '../ledger/types.js';
+import type { Logger } from '../log.js';
+import { normalizeEtag } from '../s3-format.js';
+import type { ConverterFactory } from './converter.js';
+import { outputKeyFor, reportKeyFor } from './naming.js';
+import { uploadOutput } from './output-upload.js';
+
+/**
+ * Multipart sizing: memory per file in flight is about partSize * (queueSize + 1) (the parts being
+ * sent plus the one being filled), so 8 MiB x 2 stays near 24 MiB a file, ~100 MiB at CONCURRENCY=4,
+ * while two parts in flight keep the upload ahead of the converter.
+ */
+export const UPLOAD_PART_SIZE = 8 * 1024 * 1024;
+export const UPLOAD_QUEUE_SIZE = 2;
+
+/** The configuration the pipeline reads (a Lambda handler builds this from its own environment). */
+export type PipelineSettings = Pick<
+  Config,
+  'targetBucket' | 'reportBucket' | 'reportPrefix' | 'strict' | 'maxImageType' | 'maxFileBytes'
+>;
+
+/** The object version to convert. */
+export interface VersionToConvert {
+  bucket: string;
+  key: string;
+  /** Bare ETag (see normalizeEtag). */
+  etag: string;
+  /** Convert even when the target already holds this version's output (a reprocess request). */
+  force?: boolean;
+  /**
+   * True when this version cannot have been converted yet (the first attempt at an upload announced
+   * by an event): the HEAD on the target that proves idempotence is then skipped.
+   */
+  fresh?: boolean;
+}
+
+export interface PipelineInput {
+  s3: S3Client;
+  settings: PipelineSettings;
+  version: VersionToConvert;
+  createConverter: ConverterFactory;
+  logger: Logger;
+  /** Aborts the work (graceful stop, lost lease, a Lambda about to time out). */
+  signal: AbortSignal;
+  /**
+   * Whether an earlier version of this key left a report in the report bucket (one report per key).
+   * When this version converts cleanly that report no longer describes the key and is removed.
+   * Absent: assume it may exist (deleting a missing object is harmless, one request).
+   */
+  hadEarlierReport?: () => Promise<boolean>;
+}
+
+/**
+ * How the version ended:
+ * - done: the JSON is in the target bucket (converted now, or found there from an earlier run);
+ * - failed: the file itself is bad (the converter's verdict, final); nothing was left in the target;
+ * - skipped: a newer upload replaced this version before it was read;
+ * - gone: the source object no longer exists.
+ * `converted` is the converter's report when this call converted the file (for metrics).
+ */
+export interface PipelineResult {
+  state: 'done' | 'failed' | 'skipped' | 'gone';
+  outcome: FileOutcome;
+  converted: ConversionReport | null;
+}
+
+/** Why a version ends without a conversion, decided before any byte is written. */
+class Superseded extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Superseded';
+  }
+}
+
+/**
+ * Converts one object version. Resolves with a final result; rejects with a TransformerError when the
+ * attempt failed in a way the caller must decide on (`retryable`: try again later; otherwise record
+ * it as failed). When `signal` aborts, it rejects and nothing is visible in the target.
+ */
+export async function convertVersion(input: PipelineInput): Promise<PipelineResult> {
+  try {
+    return await convert(input);
+  } catch (err) {
+    if (err instanceof Superseded)
+      return { state: 'skipped', outcome: { error: err.message }, converted: null };
+    const e: TransformerError = toTransformerError(err);
+    if (e instanceof ObjectGoneError) {
+      return {
+        state: 'gone',
+        outcome: { error: `the source object is gone: ${e.message}` },
+        converted: null,
+      };
+    }
+    throw e;
+  }
+}
+
+async function convert(input: PipelineInput): Promise<PipelineResult> {
+  const { s3, settings, version, signal, logger: log } = input;
+  const outputKey = outputKeyFor(version.key);
+
+  // Already converted (crashed after the upload, before the outcome was recorded; or a scan after the
+  // ledger was lost): do not redo it.
+  if (!version.force && !version.fresh) {
+    const existing = await headTarget(s3, settings.targetBucket, outputKey, signal);
+    if (existing && existing['source-etag'] === version.etag) {
+      log.info('target already holds this version; recording it as done');
+      return {
+        state: 'done',
+        outcome: {
+          outputKey,
+          itemsWritten: numberOrNull(existing['items-written']),
+          itemsRejected: numberOrNull(existing['items-rejected']),
+        },
+        converted: null,
+      };
+    }
+  }
+
+  const source = await getSource(s3, version, signal);
+  const { stream, report } = input.createConverter({
+    source: version.key,
+    strict: settings.strict,
+    maxImageType: settings.maxImageType,
+    maxBytes: settings.maxFileBytes,
+    gzip: 'auto',
+  });
+
+  // Three parts can fail: the source body (a reset mid-download: transient), the converter (its
+  // verdict on the file: final), the upload (classified like any S3 error). Whichever fails first is the
+  // cause; the others are then torn down so nothing waits forever on a stalled stream, and their
+  // secondary errors (the converter reports "aborted" when destroyed) are not mistaken for the cause.
+  let failure: { part: 'source' | 'converter' | 'upload'; error: unknown } | null = null;
+  const tearDown = () => {
+    source.destroy();
+    stream.destroy();
+  };
+  source.on('error', (error) => {
+    failure ??= { part: 'source', error };
+    stream.destroy();
+  });
+  stream.on('error', (error) => {
+    failure ??= { part: 'converter', error };
+    source.destroy();
+  });
+  source.pipe(stream);
+  const onAbort = () => source.destroy(new TransientError('conversion aborted'));
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  const metadata: Record<string, string> = { 'source-etag': version.etag };
+  // The item counts are known only at the end: they reach the object's metadata when it is written
+  // in one PUT (output under one part); a multipart upload starts before they are known.
+  async function* output() {
+    for await (const chunk of stream) yield chunk as Buffer;
+    const r = await report;
+    metadata['items-written'] = String(r.itemsWritten);
+    metadata['items-rejected'] = String(r.itemsRejected);
+  }
+  const uploading = uploadOutput(
+    {
+      s3,
+      bucket: settings.targetBucket,
+      key: outputKey,
+      contentType: 'application/json',
+      metadata,
+      partSize: UPLOAD_PART_SIZE,
+      queueSize: UPLOAD_QUEUE_SIZE,
+    },
+    output(),
+  ).catch((error: unknown) => {
+    failure ??= { part: 'upload', error };
+    tearDown();
+    throw error;
+  });
+  const [uploaded, result] = await Promise.allSettled([uploading, report]);
+  signal.removeEventListener('abort', onAbort);
+  const rep: ConversionReport | null = result.status === 'fulfilled' ? result.value : null;
+  const cause = failure as { part: 'source' | 'converter' | 'upload'; error: unknown } | null;
+
+  // A failed body or request has already aborted the multipart upload (uploadOutput does so itself).
+  if (cause?.part === 'source') {
+    throw toTransformerError(cause.error);
+  }
+  if (cause?.part === 'upload') {
+    const e = toTransformerError(cause.error);
+    // A 404 while writing means the target bucket is missing, not that the source is gone.
+    throw e instanceof ObjectGoneError ? new TransientError(`target bucket: ${e.message}`, e) : e;
+  }
+  if (rep?.error) {
+    // The file fails as a whole: nothing may be visible. A failed stream aborts the upload; if the store
+    // completed it anyway (error after the last byte), remove it.
+    if (uploaded.status === 'fulfilled') await deleteQuietly(s3, settings.targetBucket, outputKey, log);
+    const fullReport = { ...rep, etag: version.etag, bucket: version.bucket };
+    const reportKey = await putReport(input, fullReport);
+    return {
+      state: 'failed',
+      outcome: {
+        error: rep.error.line === null ? rep.error.message : `line ${rep.error.line}: ${rep.error.message}`,
+        report: fullReport,
+        reportKey,
+        bytes: rep.bytes,
+        itemsWritten: 0,
+        itemsRejected: rep.itemsRejected,
+      },
+      converted: rep,
+    };
+  }
+  if (uploaded.status === 'rejected') throw toTransformerError(uploaded.reason);
+  if (!rep) throw new PermanentError('the converter gave no report');
+
+  const fullReport = { ...rep, etag: version.etag, bucket: version.bucket };
+  const reportKey = rep.itemsRejected > 0 ? await putReport(input, fullReport) : null;
+  if (reportKey === null && (await (input.hadEarlierReport?.() ?? true))) {
+    await deleteQuietly(s3, settings.reportBucket, reportKeyFor(settings.reportPrefix, version.key), log);
+  }
+  return {
+    state: 'done',
+    outcome: {
+      outputKey,
+      itemsWritten: rep.itemsWritten,
+      itemsRejected: rep.itemsRejected,
+      bytes: rep.bytes,
+      report: fullReport,
+      reportKey,
+    },
+    converted: rep,
+  };
+}
+
+/** GetObject pinned to the version's ETag; another ETag means a newer upload replaced this version. */
+async function getSource(s3: S3Client, version: VersionToConvert, signal: AbortSignal): Promise<Readable> {
+  let res: GetObjectCommandOutput;
+  try {
+    res = await s3.send(
+      new GetObjectCommand({ Bucket: version.bucket, Key: version.key, IfMatch: `"${version.etag}"` }),
+      { abortSignal: signal },
+    );
+  } catch (err) {
+    if (httpStatusOf(err) === 412 || (err as { name?: unknown }).name === 'PreconditionFailed') {
+      throw new Superseded('superseded: the object was replaced by a newer upload (ETag changed)');
+    }
+    throw err;
+  }
+  const body = res.Body;
+  if (!(body instanceof Readable)) throw new TransientError('GetObject returned no body stream');
+  // Not every store honours If-Match (s3rver ignores it): check the ETag we actually got.
+  if (res.ETag !== undefined && normalizeEtag(res.ETag) !== version.etag) {
+    body.destroy();
+    throw new Superseded(`superseded: the object now has ETag ${normalizeEtag(res.ETag)} (newer upload)`);
+  }
+  return body;
+}
+
+/** The target object's metadata, or null when there is none. */
+async function headTarget(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  signal: AbortSignal,
+): Promise<Record<string, string> | null> {
+  try {
+    const res = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    return res.Metadata ?? {};
+  } catch (err) {
+    if (toTransformerError(err) instanceof ObjectGoneError) return null;
+    // Without read access to the target (a write-only policy) the check cannot be made: convert.
+    if (httpStatusOf(err) === 403) return null;
+    throw err;
+  }
+}
+
+/** Uploads a report next to (not among) the products. A failed report upload does not fail the file. */
+async function putReport(input: PipelineInput, report: object): Promise<string | null> {
+  const { s3, settings, version, logger } = input;
+  const key = reportKeyFor(settings.reportPrefix, version.key);
+  try {
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: settings.reportBucket,
+        Key: key,
+        Body: JSON.stringify(report),
+        ContentType: 'application/json',
+        Metadata: { 'source-etag': version.etag },
+      }),
+    );
+    return key;
+  } catch (err) {
+    logger.error(
+      { err: toTransformerError(err), reportKey: key },
+      'report upload failed (kept in the outcome)',
+    );
+    return null;
+  }
+}
+
+async function deleteQuietly(s3: S3Client, bucket: string, key: string, log: Logger): Promise<void> {
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    log.error({ err: toTransformerError(err), bucket, key }, 'could not remove an object that must not stay');
+  }
+}
+
+function numberOrNull(value: string | undefined): number | null {
+  const n = value === undefined ? Number.NaN : Number(value);
+  return Number.isFinite(n) ? n : null;
+}
