@@ -17,6 +17,7 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqsClient, SqsEventSource } from '../src/discovery/sqs.js';
+import { createKeyFilter } from '../src/discovery/types.js';
 import { type Ledger, normalizeEtag, openLedger } from '../src/ledger/index.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
@@ -26,7 +27,10 @@ import { waitFor } from './support/fauxqs.js';
 import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
 
 const logger = createLogger('silent');
-const filter = { bucket: 'xml-bucket', prefix: '', suffixes: ['.xml'] };
+const filter = {
+  bucket: 'xml-bucket',
+  matchesKey: createKeyFilter({ sourcePrefix: '', sourceSuffixes: ['.xml'] }),
+};
 
 let s3rver: TestS3;
 let s3: S3Client;

@@ -5,8 +5,14 @@ import {
   MalformedNotificationError,
   parseNotification,
 } from '../src/discovery/s3-events.js';
+import { createKeyFilter } from '../src/discovery/types.js';
 
-const filter = { bucket: 'xml-bucket', prefix: '', suffixes: ['.xml', '.xml.gz'] };
+const SUFFIXES = ['.xml', '.xml.gz'];
+/** The production rule (the scan's), as the service builds it from SOURCE_PREFIX/SOURCE_SUFFIXES. */
+const filter = {
+  bucket: 'xml-bucket',
+  matchesKey: createKeyFilter({ sourcePrefix: '', sourceSuffixes: SUFFIXES }),
+};
 
 /** An S3 → SQS record as AWS documents it (notification-content-structure), with our values. */
 function s3Record(
@@ -136,13 +142,13 @@ describe('S3 → SQS notifications', () => {
           s3Record('packed.xml.gz'),
         ],
       },
-      { ...filter, prefix: 'in/' },
+      { ...filter, matchesKey: createKeyFilter({ sourcePrefix: 'in/', sourceSuffixes: SUFFIXES }) },
     );
     expect(parsed.versions.map((v) => v.key)).toEqual(['in/feed.xml']);
     expect(parsed.ignored).toBe(5);
   });
 
-  it('uses the matchesKey rule instead of prefix/suffix when given', () => {
+  it('applies exactly the rule it is given', () => {
     const parsed = parseNotification(
       { Records: [s3Record('a.json'), s3Record('b.xml')] },
       { bucket: 'xml-bucket', matchesKey: (key) => key.endsWith('.json') },

@@ -10,12 +10,16 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ObjectVersion, VersionSink } from '../src/contracts.js';
 import { encodeEventKey } from '../src/discovery/s3-events.js';
 import { SqsEventSource } from '../src/discovery/sqs.js';
+import { createKeyFilter } from '../src/discovery/types.js';
 import { type Ledger, openLedger } from '../src/ledger/index.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics, type Metrics } from '../src/metrics.js';
 import { SQS_TEST_CREDENTIALS, startTestSqs, type TestSqs, waitFor } from './support/fauxqs.js';
 
-const filter = { bucket: 'xml-bucket', prefix: '', suffixes: ['.xml'] };
+const filter = {
+  bucket: 'xml-bucket',
+  matchesKey: createKeyFilter({ sourcePrefix: '', sourceSuffixes: ['.xml'] }),
+};
 const logger = createLogger('silent');
 
 function notification(...objects: { key: string; etag: string; eventName?: string; size?: number }[]) {

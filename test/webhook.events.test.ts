@@ -12,12 +12,16 @@ import { apiErrorSchema, installErrorHandling } from '../src/api/errors.js';
 import { eventsPlugin, isTrustedSubscribeUrl } from '../src/api/events.js';
 import type { ServiceApi } from '../src/api/types.js';
 import { encodeEventKey } from '../src/discovery/s3-events.js';
+import { createKeyFilter } from '../src/discovery/types.js';
 import { type Ledger, openLedger } from '../src/ledger/index.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics, type Metrics } from '../src/metrics.js';
 
 const TOKEN = 'webhook-test-token-1234';
-const filter = { bucket: 'xml-bucket', prefix: '', suffixes: ['.xml'] };
+const filter = {
+  bucket: 'xml-bucket',
+  matchesKey: createKeyFilter({ sourcePrefix: '', sourceSuffixes: ['.xml'] }),
+};
 const logger = createLogger('silent');
 
 let ledger: Ledger;

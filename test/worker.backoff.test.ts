@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs } from '../src/worker/backoff.js';
+import { backoffDelayMs } from '../src/backoff.js';
 
 describe('retry backoff (full jitter)', () => {
   it('grows exponentially from the base and stops at the cap', () => {

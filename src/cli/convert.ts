@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { byteSize } from '../config/parse.js';
 import { type ConversionReport, createConverter, MAX_IMAGE_TYPE_LIMIT } from '../convert/index.js';
 import { ConversionError } from '../errors.js';
 
@@ -60,12 +61,11 @@ interface Args {
   maxBytes: number | undefined;
 }
 
-function parseCount(flag: string, text: string | undefined, suffixes: boolean): number | undefined {
+/** A whole number, or with `bytes` a byte size as the environment takes it (`64k`, `2GiB`). */
+function parseCount(flag: string, text: string | undefined, bytes: boolean): number | undefined {
   if (text === undefined) return undefined;
-  const m = (suffixes ? /^(\d+)([kmg]?)$/i : /^(\d+)()$/).exec(text.trim());
-  if (!m) throw new UsageError(`${flag} needs a whole number, got "${text}"`);
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  const value = Number(m[1]) * scale;
+  const value = bytes ? byteSize(text) : /^\s*\d+\s*$/.test(text) ? Number(text) : null;
+  if (value === null) throw new UsageError(`${flag} needs a whole number, got "${text}"`);
   if (!Number.isSafeInteger(value)) throw new UsageError(`${flag} is too large: "${text}"`);
   return value;
 }

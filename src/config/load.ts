@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { MAX_IMAGE_TYPE_LIMIT } from '../convert/types.js';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_IMAGE_TYPE, MAX_IMAGE_TYPE_LIMIT } from '../convert/types.js';
 import { ConfigError } from '../errors.js';
 import {
   parseBoolean,
@@ -122,8 +122,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     concurrency: opt('CONCURRENCY', (n, v) => parseInteger(n, v, 1, 256), 4),
     maxAttempts: opt('MAX_ATTEMPTS', (n, v) => parseInteger(n, v, 1, 100), 5),
     strict: opt('STRICT', parseBoolean, false),
-    maxImageType: opt('MAX_IMAGE_TYPE', (n, v) => parseInteger(n, v, 1, MAX_IMAGE_TYPE_LIMIT), 100),
-    maxFileBytes: opt('MAX_FILE_BYTES', parseBytes, 2 * 1024 ** 3),
+    maxImageType: opt(
+      'MAX_IMAGE_TYPE',
+      (n, v) => parseInteger(n, v, 1, MAX_IMAGE_TYPE_LIMIT),
+      DEFAULT_MAX_IMAGE_TYPE,
+    ),
+    maxFileBytes: opt('MAX_FILE_BYTES', parseBytes, DEFAULT_MAX_BYTES),
     apiToken: str('API_TOKEN'),
     logLevel: opt('LOG_LEVEL', parseLogLevel, 'info'),
     embeddedS3Port,

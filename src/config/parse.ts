@@ -48,11 +48,20 @@ export function parseBoolean(name: string, value: string): boolean {
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
-/** Bytes, optionally with a binary unit: `1048576`, `512MiB`, `2G`, `64k`. */
-export function parseBytes(name: string, value: string): number {
+/**
+ * A size in bytes, optionally with a binary unit: `1048576`, `512MiB`, `2G`, `64k`. Null when the text
+ * is not such a size or exceeds Number's exact range. The one byte-size rule (environment and CLI).
+ */
+export function byteSize(value: string): number | null {
   const m = /^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(value);
   const n = m ? Number(m[1]) * (UNITS[m[2]!.toLowerCase()] ?? 1) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n <= 0) {
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** A positive byte size from the environment (see byteSize). */
+export function parseBytes(name: string, value: string): number {
+  const n = byteSize(value);
+  if (n === null || n <= 0) {
     throw new ConfigError(
       name,
       `expected a size in bytes such as 1073741824, 512MiB or 2GiB, got ${describe(value)}`,

@@ -9,13 +9,17 @@ import { ConversionError } from '../errors.js';
 import { CatalogueParser } from './parser.js';
 import { primeParser } from './prime.js';
 import { ReportBuilder } from './report.js';
-import { type ConversionReport, type ConvertOptions, MAX_IMAGE_TYPE_LIMIT } from './types.js';
+import {
+  type ConversionReport,
+  type ConvertOptions,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_IMAGE_TYPE,
+  MAX_IMAGE_TYPE_LIMIT,
+} from './types.js';
 
 export { emptyReport } from './report.js';
 export * from './types.js';
 
-const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
-const DEFAULT_MAX_IMAGE_TYPE = 100;
 const DEFAULT_MAX_REPORT_ENTRIES = 10_000;
 
 interface Settings {

@@ -1,5 +1,5 @@
 /**
- * The converter's public contract (see ../shared/FORMAT.md and docs/report.md).
+ * The converter's public contract (see docs/format.md and docs/report.md).
  * Implemented in ./index.ts; used by the workers, the CLI and the tests.
  */
 
@@ -9,6 +9,10 @@
  * dependency-free contract, so configuration can check it without loading the converter.
  */
 export const MAX_IMAGE_TYPE_LIMIT = 100_000;
+
+/** The defaults of `maxImageType` and `maxBytes`, also MAX_IMAGE_TYPE's and MAX_FILE_BYTES' (one place). */
+export const DEFAULT_MAX_IMAGE_TYPE = 100;
+export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
 
 export interface ConvertOptions {
   /** Shown in the report as `source` (an S3 key or a file path). */

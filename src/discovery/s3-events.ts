@@ -33,15 +33,10 @@ export interface EventVersion {
   sequencer: string | null;
 }
 
-/** Which objects start work: the configured source bucket, key prefix and key suffixes. */
+/** Which objects start work: the configured source bucket, and the scan's key rule (createKeyFilter). */
 export interface EventFilter {
   bucket: string;
-  /** Only keys starting with this (empty: all). */
-  prefix?: string;
-  /** Only keys ending with one of these, case-sensitive like the scan (empty or absent: all). */
-  suffixes?: readonly string[];
-  /** Overrides prefix/suffix matching, so events use exactly the scan's rule. */
-  matchesKey?: (key: string) => boolean;
+  matchesKey: (key: string) => boolean;
 }
 
 export type Envelope = 'records' | 'sns' | 'eventbridge';
@@ -91,13 +86,6 @@ function str(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-function keyMatches(filter: EventFilter, key: string): boolean {
-  if (filter.matchesKey) return filter.matchesKey(key);
-  if (filter.prefix && !key.startsWith(filter.prefix)) return false;
-  const suffixes = filter.suffixes ?? [];
-  return suffixes.length === 0 || suffixes.some((suffix) => key.endsWith(suffix));
-}
-
 function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
@@ -134,7 +122,7 @@ function accept(
     acc.invalid.push({ index, reason: `event for ${JSON.stringify(where.key)} has no eTag` });
     return;
   }
-  if (where.bucket !== filter.bucket || !keyMatches(filter, where.key)) {
+  if (where.bucket !== filter.bucket || !filter.matchesKey(where.key)) {
     acc.ignored++;
     return;
   }

@@ -1,6 +1,6 @@
 /**
  * The SQS event source: long-polls a queue of S3 notifications and records the object versions they
- * name in the ledger. It converts nothing itself (ARCHITECTURE.md: discovery only records).
+ * name in the ledger. It converts nothing itself (docs/architecture.md: discovery only records).
  *
  * Life of a message:
  * 1. received only when there is room (`MaxNumberOfMessages` ≤ free handling slots, ≤ 10);
@@ -26,6 +26,7 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { backoffDelayMs } from '../backoff.js';
 import type { ReadinessCheck, VersionSink } from '../contracts.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -61,7 +62,8 @@ export interface SqsEventSourceOptions extends SqsConnection {
   heartbeatMs?: number;
 }
 
-const RECEIVE_BACKOFF_MIN_MS = 500;
+/** Receive failures back off like conversions (backoff.ts: full jitter), from 0.5 s up to 30 s. */
+const RECEIVE_BACKOFF_BASE_MS = 500;
 const RECEIVE_BACKOFF_MAX_MS = 30_000;
 
 export function createSqsClient(connection: SqsConnection): SQSClient {
@@ -146,7 +148,7 @@ export class SqsEventSource {
 
   private async pollLoop(): Promise<void> {
     const maxInFlight = this.options.maxInFlight ?? 10;
-    let backoffMs = 0;
+    let failures = 0;
     while (!this.stopping) {
       const free = Math.min(10, maxInFlight - this.inFlight.size);
       if (free <= 0) {
@@ -167,11 +169,11 @@ export class SqsEventSource {
           { abortSignal: this.abort.signal },
         );
         messages = res.Messages ?? [];
-        backoffMs = 0;
+        failures = 0;
       } catch (err) {
         if (this.stopping) break;
-        backoffMs = Math.min(RECEIVE_BACKOFF_MAX_MS, Math.max(RECEIVE_BACKOFF_MIN_MS, backoffMs * 2));
-        const delay = Math.round(backoffMs / 2 + Math.random() * (backoffMs / 2));
+        failures += 1;
+        const delay = backoffDelayMs(failures, RECEIVE_BACKOFF_BASE_MS, RECEIVE_BACKOFF_MAX_MS);
         this.log.warn({ err, retryInMs: delay }, 'sqs receive failed');
         await sleep(delay, this.abort.signal);
         continue;

@@ -5,12 +5,12 @@
  * row records nothing.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { backoffDelayMs } from '../backoff.js';
 import type { Config } from '../config/types.js';
 import { toTransformerError } from '../errors.js';
 import type { FileOutcome, FileRecord, Ledger } from '../ledger/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { backoffDelayMs } from './backoff.js';
 import type { ConverterFactory } from './converter.js';
 import { convertVersion, type PipelineResult } from './pipeline.js';
 
