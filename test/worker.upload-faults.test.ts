@@ -1,0 +1,94 @@
+/**
+ * The multipart upload of an output when a part goes wrong, through the fault proxy in front of a
+ * real s3rver: a failing UploadPart aborts the upload (nothing becomes visible) and the file is left
+ * to retry.
+ */
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createS3Client } from '../src/storage/s3-client.js';
+import { FaultProxy, objectPath } from './support/fault-proxy.js';
+import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
+import { putObject, startTestService, waitFor } from './support/service.js';
+import { smallCatalogue } from './support/small-catalogue.js';
+
+const SOURCE = 'xml-bucket';
+const TARGET = 'json-bucket';
+/** About 8.5 MB of JSON: more than the worker's 8 MiB part, so the output goes in two parts. */
+const MULTIPART_ITEMS = 40_000;
+
+let s3: TestS3;
+let proxy: FaultProxy;
+/** Talks to s3rver directly, around the proxy. */
+let direct: S3Client;
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  proxy = await FaultProxy.start(s3.endpoint);
+  direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+});
+
+afterAll(async () => {
+  direct?.destroy();
+  await proxy?.close();
+  await s3?.close();
+});
+
+/** The requests of one output's multipart upload, by kind, as the proxy saw them. */
+function uploadRequests(key: string) {
+  const output = `${key}.json`;
+  return {
+    created: proxy.count('POST', objectPath(TARGET, output, 'uploads')),
+    parts: proxy.count('PUT', objectPath(TARGET, output, 'partNumber=')),
+    aborted: proxy.count('DELETE', objectPath(TARGET, output, 'uploadId=')),
+    completed: proxy.count('POST', objectPath(TARGET, output, 'uploadId=')),
+  };
+}
+
+async function expectNothingVisible(key: string): Promise<void> {
+  await expect(
+    direct.send(new HeadObjectCommand({ Bucket: TARGET, Key: `${key}.json` })),
+  ).rejects.toMatchObject({ name: 'NotFound' });
+  const listed = await direct.send(new ListObjectsV2Command({ Bucket: TARGET, Prefix: key }));
+  expect(listed.Contents ?? []).toEqual([]);
+}
+
+test('a failing UploadPart aborts the multipart upload, shows nothing and leaves the file to retry', async () => {
+  // A retry an hour away: the row stays as the failed attempt left it.
+  const ts = await startTestService({
+    endpoint: proxy.url,
+    env: { MAX_ATTEMPTS: '3', RETRY_BASE_SECONDS: '3600', RETRY_MAX_SECONDS: '3600' },
+  });
+  try {
+    const key = 'upload-faults/part-fails.xml';
+    const rule = proxy.inject({
+      method: 'PUT',
+      path: objectPath(TARGET, `${key}.json`, 'partNumber=2'),
+      fault: { kind: 'status', status: 500, code: 'InternalError' },
+    });
+    await putObject(direct, SOURCE, key, smallCatalogue(0, MULTIPART_ITEMS));
+    await ts.service.requestScan('api');
+
+    const row = await waitFor(
+      async () => {
+        const [latest] = await ts.service.getFileVersions(key);
+        return latest?.attempts === 1 && latest.state === 'pending' && latest.error ? latest : null;
+      },
+      60_000,
+      'the first attempt to fail',
+    );
+    // Retryable: back to pending with the store's error, not failed.
+    expect(row).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      error: 'injected InternalError',
+      outputKey: null,
+    });
+    expect((await ts.service.metrics.retriesTotal.get()).values[0]?.value).toBe(1);
+    // The SDK's three tries of part 2, then the abort; never a completion.
+    expect(rule.hits).toBe(3);
+    expect(uploadRequests(key)).toEqual({ created: 1, parts: 4, aborted: 1, completed: 0 });
+    await expectNothingVisible(key);
+  } finally {
+    await ts.close();
+  }
+});
