@@ -21,19 +21,16 @@ describe('scheduled scans', () => {
     await putObject(t.s3, 'xml-bucket', 'quiet.xml', ITEM);
     const info = await t.service.setSchedule({ intervalHours: 0.0003 }); // about a second
     expect(info).toMatchObject({ intervalHours: 0.0003, cron: null, source: 'settings' });
-    const scheduled = await waitFor(
+    // The first scheduled scan (scans are listed newest first) found the file no event announced.
+    const firstScheduled = await waitFor(
       async () =>
-        (await t.service.listScans(10)).find((s) => s.trigger === 'schedule' && s.status === 'done'),
+        (await t.service.listScans(10)).filter((s) => s.trigger === 'schedule' && s.status === 'done').at(-1),
       30_000,
       'a scheduled scan',
     );
-    expect(scheduled.recorded).toBeGreaterThanOrEqual(1);
+    expect(firstScheduled.recorded).toBe(1);
     expect((await waitForFile(t.service, 'quiet.xml')).state).toBe('done');
-
-    // Rescheduling replaces the timer: with a daily cron, no further scheduled scan starts.
-    await t.service.setSchedule({ cron: '0 0 * * *' });
-    const count = (await t.service.listScans(100)).filter((s) => s.trigger === 'schedule').length;
-    await new Promise((r) => setTimeout(r, 1500));
-    expect((await t.service.listScans(100)).filter((s) => s.trigger === 'schedule').length).toBe(count);
+    // When exactly it runs, and that a new schedule replaces the timer, is scan.scheduler-timing's
+    // part, on fake time.
   });
 });
