@@ -2,7 +2,7 @@
  * A schedule changed through the API is persisted by the service: it survives a restart (same data
  * directory), and wins over the environment's default.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from 'vitest';
 import { startTestApi, type TestApi } from './support/api-server.js';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 
@@ -13,11 +13,18 @@ let api: TestApi;
 
 beforeAll(async () => {
   s3 = await startS3rver();
+});
+
+// A fresh service (and data directory) per test: each starts from the environment's schedule.
+beforeEach(async () => {
   api = await startTestApi({ endpoint: s3.endpoint, apiToken: TOKEN });
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await api?.close();
+});
+
+afterAll(async () => {
   await s3?.close();
 });
 
@@ -45,7 +52,8 @@ test('a cron schedule set through the API survives a restart', async () => {
   expect(await schedule()).toMatchObject({ cron: '15 */2 * * *', intervalHours: null });
 });
 
-test('an interval set after that also survives a restart', async () => {
+test('an interval set through the API survives a restart', async () => {
+  expect(await schedule()).toMatchObject({ intervalHours: 3, cron: null });
   const res = await api.call('PUT', '/api/schedule', { auth: true, body: { intervalHours: 0.5 } });
   expect(res.status).toBe(200);
   await api.restart();
