@@ -52,6 +52,19 @@ afterAll(async () => {
   await s3?.close();
 });
 
+/**
+ * A service of its own, for a test that changes what the service has seen: it sees only `prefix` of
+ * the source bucket, where `files` are uploaded before it starts (and converted by its start-up scan).
+ * The shared service's rows and counts stay as beforeAll left them, whatever runs first.
+ */
+async function ownApi(prefix: string, files: Record<string, string>): Promise<TestApi> {
+  for (const [name, xml] of Object.entries(files)) await putObject(api.ts.s3, SOURCE, prefix + name, xml);
+  const own = await startTestApi({ endpoint: s3.endpoint, apiToken: TOKEN, env: { SOURCE_PREFIX: prefix } });
+  await own.ts.service.waitForScan(own.ts.service.startupScan!.id);
+  await own.ts.service.drain();
+  return own;
+}
+
 describe('health', () => {
   test('live answers 200', async () => {
     const res = await api.call('GET', '/health/live');
@@ -102,21 +115,26 @@ test('schedule can be read and changed', async () => {
 });
 
 test('a scan is started with 202 + Location and followed to its outcome', async () => {
-  await putObject(api.ts.s3, SOURCE, 'in/2026/late.xml', smallCatalogue(5000, 1));
-  const res = await api.call('POST', '/api/scans', { auth: true });
-  expect(res.status).toBe(202);
-  const started = await json<{ id: string; status: string }>(res);
-  expect(res.headers.get('location')).toBe(`/api/scans/${started.id}`);
-  expect(['queued', 'running', 'done']).toContain(started.status);
+  const own = await ownApi('scan-route/', { 'early.xml': smallCatalogue(6000, 1) });
+  try {
+    await putObject(own.ts.s3, SOURCE, 'scan-route/late.xml', smallCatalogue(5000, 1));
+    const res = await own.call('POST', '/api/scans', { auth: true });
+    expect(res.status).toBe(202);
+    const started = await json<{ id: string; status: string }>(res);
+    expect(res.headers.get('location')).toBe(`/api/scans/${started.id}`);
+    expect(['queued', 'running', 'done']).toContain(started.status);
 
-  const scan = await waitFor(async () => {
-    const s = await json<{ status: string; listed: number; recorded: number }>(
-      api.call('GET', `/api/scans/${started.id}`),
-    );
-    return s.status === 'done' || s.status === 'failed' ? s : null;
-  });
-  expect(scan).toMatchObject({ status: 'done', listed: 8, recorded: 1 });
-  await waitForFile(api.ts.service, 'in/2026/late.xml', ['done']);
+    const scan = await waitFor(async () => {
+      const s = await json<{ status: string; listed: number; recorded: number }>(
+        own.call('GET', `/api/scans/${started.id}`),
+      );
+      return s.status === 'done' || s.status === 'failed' ? s : null;
+    });
+    expect(scan).toMatchObject({ status: 'done', listed: 2, recorded: 1 });
+    await waitForFile(own.ts.service, 'scan-route/late.xml', ['done']);
+  } finally {
+    await own.close();
+  }
 });
 
 describe('files', () => {
@@ -169,8 +187,6 @@ describe('files', () => {
   test('a failed file shows its error and report', async () => {
     const body = await json<{ versions: FileRow[] }>(api.call('GET', '/api/files/other/broken.xml'));
     expect(body.versions[0]).toMatchObject({ state: 'failed', attempts: 1 });
-    expect(body.versions[0]!.error).toBeTruthy();
-    expect(body.versions[0]!.report?.error).toBeTruthy();
     // The truncated file's own fault, with where it was found (not an S3 or ledger error).
     expect(body.versions[0]!.error).toMatch(/^line 1: not well-formed XML: .*not closed/);
     expect(body.versions[0]!.report?.error).toMatchObject({
@@ -180,33 +196,48 @@ describe('files', () => {
   });
 
   test('a new upload of a key is a second version', async () => {
-    await putObject(api.ts.s3, SOURCE, 'other/x.xml', smallCatalogue(950, 4));
-    expect((await api.call('POST', '/api/scans', { auth: true })).status).toBe(202);
-    const body = await waitFor(async () => {
-      const b = await json<{ versions: FileRow[] }>(api.call('GET', '/api/files/other%2Fx.xml'));
-      return b.versions.length === 2 && b.versions[0]!.state === 'done' ? b : null;
-    });
-    expect(body.versions.map((v) => v.itemsWritten)).toEqual([4, 2]);
-    expect(body.versions[0]!.etag).not.toBe(body.versions[1]!.etag);
+    const own = await ownApi('new-version/', { 'x.xml': smallCatalogue(900, 2) });
+    try {
+      await putObject(own.ts.s3, SOURCE, 'new-version/x.xml', smallCatalogue(950, 4));
+      expect((await own.call('POST', '/api/scans', { auth: true })).status).toBe(202);
+      const body = await waitFor(async () => {
+        const b = await json<{ versions: FileRow[] }>(own.call('GET', '/api/files/new-version%2Fx.xml'));
+        return b.versions.length === 2 && b.versions[0]!.state === 'done' ? b : null;
+      });
+      expect(body.versions.map((v) => v.itemsWritten)).toEqual([4, 2]);
+      expect(body.versions[0]!.etag).not.toBe(body.versions[1]!.etag);
+    } finally {
+      await own.close();
+    }
   });
 
-  for (const [how, path] of [
-    ['raw slashes', '/api/files/in/2026/cat-2.xml/reprocess'],
-    ['URL-encoded', `/api/files/${encodeURIComponent('in/2026/cat-3.xml')}/reprocess`],
+  for (const [how, key, path] of [
+    ['raw slashes', 'reprocess/raw/cat.xml', '/api/files/reprocess/raw/cat.xml/reprocess'],
+    [
+      'URL-encoded',
+      'reprocess/encoded/cat.xml',
+      `/api/files/${encodeURIComponent('reprocess/encoded/cat.xml')}/reprocess`,
+    ],
   ] as const) {
     test(`reprocess (${how}) answers 202 and converts the latest version again`, async () => {
-      const key = path.includes('cat-2') ? 'in/2026/cat-2.xml' : 'in/2026/cat-3.xml';
-      const before = (await api.ts.service.getFileVersions(key))[0]!;
-      const res = await api.call('POST', path, { auth: true });
-      expect(res.status).toBe(202);
-      expect(res.headers.get('location')).toBe(`/api/files/${encodeURIComponent(key)}`);
-      expect(await res.json()).toMatchObject({ key, etag: before.etag });
-      const after = await waitFor(async () => {
-        const [row] = await api.ts.service.getFileVersions(key);
-        return row && row.state === 'done' && row.finishedAt !== before.finishedAt ? row : null;
-      });
-      expect(after.id).toBe(before.id);
-      expect(after.itemsWritten).toBe(3);
+      const prefix = key.slice(0, key.lastIndexOf('/') + 1);
+      const own = await ownApi(prefix, { 'cat.xml': smallCatalogue(100, 3) });
+      try {
+        const before = (await own.ts.service.getFileVersions(key))[0]!;
+        expect(before.state).toBe('done');
+        const res = await own.call('POST', path, { auth: true });
+        expect(res.status).toBe(202);
+        expect(res.headers.get('location')).toBe(`/api/files/${encodeURIComponent(key)}`);
+        expect(await res.json()).toMatchObject({ key, etag: before.etag });
+        const after = await waitFor(async () => {
+          const [row] = await own.ts.service.getFileVersions(key);
+          return row && row.state === 'done' && row.finishedAt !== before.finishedAt ? row : null;
+        });
+        expect(after.id).toBe(before.id);
+        expect(after.itemsWritten).toBe(3);
+      } finally {
+        await own.close();
+      }
     });
   }
 });
