@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import { getText, putObject, startTestService, waitForFile } from './support/service.js';
 
@@ -12,11 +12,16 @@ describe('restart', () => {
   let dataDir: string;
   beforeAll(async () => {
     s3 = await startS3rver();
+  });
+  // Each test restarts on a data directory of its own: a schedule one persists is not another's start.
+  beforeEach(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ft-restart-'));
+  });
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
   });
   afterAll(async () => {
     await s3?.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('converts files uploaded while it was stopped at start-up, without waiting for the schedule', async () => {
