@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
@@ -31,6 +31,7 @@ describe('configuration', () => {
     expect(c.dataDir).toBe('/srv/app/data');
     expect(c.sourceSuffixes).toEqual(['.xml', '.xml.gz']);
     expect(c.concurrency).toBe(4);
+    expect(c.convertThreads).toBe(availableParallelism());
     expect(c.maxAttempts).toBe(5);
     expect(c.embeddedS3Port).toBe(4566);
     expect(c.embeddedSqsPort).toBe(4576);
@@ -115,6 +116,8 @@ describe('configuration', () => {
     [{ SCAN_CRON: '0 * * * *', SCAN_INTERVAL_HOURS: '2' }, 'SCAN_CRON', /not both/],
     [{ PORT: '80000' }, 'PORT', /whole number from 0 to 65535/],
     [{ CONCURRENCY: '2.5' }, 'CONCURRENCY', /whole number/],
+    [{ CONVERT_THREADS: 'all' }, 'CONVERT_THREADS', /whole number from 0 to 256/],
+    [{ CONVERT_THREADS: '-1' }, 'CONVERT_THREADS', /whole number from 0 to 256/],
     [{ MAX_ATTEMPTS: '0' }, 'MAX_ATTEMPTS', /from 1 to 100/],
     [{ STRICT: 'maybe' }, 'STRICT', /on\/off/],
     [{ MAX_FILE_BYTES: 'huge' }, 'MAX_FILE_BYTES', /size in bytes/],

@@ -23,7 +23,7 @@ import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { EmbeddedS3 } from '../storage/embedded-s3.js';
 import { createS3Client } from '../storage/s3-client.js';
-import { type ConverterFactory, loadConverter } from '../worker/converter.js';
+import { type ConverterFactory, startConversions } from '../worker/converter.js';
 import { WorkerPool } from '../worker/pool.js';
 import { processFile } from '../worker/process-file.js';
 import { seedSample, startEmbeddedStorage } from './embedded.js';
@@ -37,7 +37,7 @@ export type { ScanInfo, ScheduleInfo, Service } from './service.js';
 export interface AppOptions {
   logger?: Logger;
   metrics?: Metrics;
-  /** Defaults to the converter in src/convert/. */
+  /** Defaults to the converter in src/convert/ on CONVERT_THREADS threads (0: on the main thread). */
   createConverter?: ConverterFactory;
   /** Run the scan schedule (default true; `scan --once` turns it off). */
   schedule?: boolean;
@@ -108,7 +108,13 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
     logger.info({ config: redactedConfig(config), owner, scheduleSource }, 'service starting');
 
     // Workers (claiming starts below, once discovery can wake them).
-    const createConverter = options.createConverter ?? (await loadConverter());
+    let createConverter = options.createConverter;
+    if (!createConverter) {
+      // Stopped after the workers (stops run in reverse): conversions in flight end first.
+      const conversions = await startConversions(config.convertThreads, logger);
+      stops.push(() => conversions.close());
+      createConverter = conversions.createConverter;
+    }
     const ctx = { s3, ledger, config, metrics, logger, owner, createConverter };
     const pool = new WorkerPool({
       ledger,

@@ -4,9 +4,11 @@ import { parse as parseDotenv } from 'dotenv';
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_IMAGE_TYPE, MAX_IMAGE_TYPE_LIMIT } from '../convert/types.js';
 import { ConfigError } from '../errors.js';
 import {
+  defaultConvertThreads,
   parseBoolean,
   parseBucket,
   parseBytes,
+  parseConvertThreads,
   parseCron,
   parseInteger,
   parseIntervalHours,
@@ -120,6 +122,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     host,
     dataDir: resolve(options.cwd ?? process.cwd(), str('DATA_DIR') ?? './data'),
     concurrency: opt('CONCURRENCY', (n, v) => parseInteger(n, v, 1, 256), 4),
+    convertThreads: opt('CONVERT_THREADS', parseConvertThreads, defaultConvertThreads()),
     maxAttempts: opt('MAX_ATTEMPTS', (n, v) => parseInteger(n, v, 1, 100), 5),
     strict: opt('STRICT', parseBoolean, false),
     maxImageType: opt(

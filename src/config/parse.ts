@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Cron } from 'croner';
 import { ConfigError } from '../errors.js';
 
@@ -133,4 +134,13 @@ export function parseLogLevel(name: string, value: string): string {
     throw new ConfigError(name, `expected one of ${[...LEVELS].join(', ')}, got ${describe(value)}`);
   }
   return v;
+}
+
+/** CONVERT_THREADS: conversion threads; 0 converts on the main thread. Default: one per core. */
+export function parseConvertThreads(name: string, value: string): number {
+  return parseInteger(name, value, 0, 256);
+}
+
+export function defaultConvertThreads(): number {
+  return availableParallelism();
 }

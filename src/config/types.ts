@@ -30,6 +30,8 @@ export interface Config {
   /** Absolute path; the ledger and the embedded S3 data live here. */
   dataDir: string;
   concurrency: number;
+  /** Worker threads converting files (one file each at a time); 0 = on the main thread. */
+  convertThreads: number;
   maxAttempts: number;
   strict: boolean;
   maxImageType: number;

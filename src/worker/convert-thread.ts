@@ -1,0 +1,105 @@
+/**
+ * A conversion thread's entry point (started by src/worker/thread-pool.ts): runs the converter of
+ * src/convert/ on one file at a time, bytes in and out over the file's own MessagePort
+ * (thread-protocol.ts).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createConverter } from '../convert/index.js';
+import {
+  ChunkBatcher,
+  type FromThread,
+  type JobMessage,
+  MAX_BATCHES_IN_FLIGHT,
+  postTransferring,
+  type ThreadData,
+  type ToThread,
+} from './thread-protocol.js';
+
+const { crashOnSource } = workerData as ThreadData;
+
+function convert(port: MessagePort, job: JobMessage): void {
+  const post = (message: FromThread): void => port.postMessage(message);
+  let converter: ReturnType<typeof createConverter>;
+  try {
+    converter = createConverter(job.options);
+  } catch (err) {
+    post({ type: 'invalid', message: err instanceof Error ? err.message : String(err) });
+    port.close();
+    return;
+  }
+  const { stream, report } = converter;
+  const crashes = crashOnSource !== null && (job.options.source ?? '').includes(crashOnSource);
+
+  // Output: batched, at most MAX_BATCHES_IN_FLIGHT unconsumed; past that the converter is paused, its
+  // readable side fills, and it stops taking input, which stops the main thread's credits.
+  let outputInFlight = 0;
+  const batcher = new ChunkBatcher((data) => {
+    postTransferring(port, { type: 'chunk', data });
+    outputInFlight++;
+    if (outputInFlight >= MAX_BATCHES_IN_FLIGHT) stream.pause();
+  });
+  // A short batch goes out once the converter has nothing more to say in this turn of the event loop.
+  let flushScheduled = false;
+  const flushSoon = (): void => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      if (!stream.destroyed || stream.readableEnded) batcher.flush();
+    });
+  };
+  stream.on('data', (chunk: Buffer) => {
+    batcher.add(chunk, false);
+    if (batcher.pending > 0) flushSoon();
+  });
+  stream.on('error', () => {
+    // The report carries the error.
+  });
+  let finished = false;
+  const finish = async (): Promise<void> => {
+    if (finished) return;
+    finished = true;
+    batcher.flush();
+    post({ type: 'finished', report: await report });
+    port.close();
+  };
+  stream.once('end', () => void finish());
+  // Failed or aborted: the report says which (never any output after this).
+  stream.once('close', () => void finish());
+
+  let crashing = false;
+  port.on('message', (message: ToThread) => {
+    if (crashing) return;
+    switch (message.type) {
+      case 'chunk': {
+        if (crashes) {
+          // Thrown outside any handler, like a converter bug would be: the thread dies.
+          crashing = true;
+          setImmediate(() => {
+            throw new Error(`test-only crash hook: thread converting ${job.options.source} dies`);
+          });
+          return;
+        }
+        const data = message.data;
+        if (stream.destroyed) return;
+        stream.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength), () =>
+          post({ type: 'consumed', count: 1 }),
+        );
+        return;
+      }
+      case 'end':
+        if (!stream.destroyed) stream.end();
+        return;
+      case 'abort':
+        stream.destroy();
+        return;
+      case 'consumed':
+        outputInFlight -= message.count;
+        if (outputInFlight < MAX_BATCHES_IN_FLIGHT && stream.isPaused()) stream.resume();
+        return;
+    }
+  });
+}
+
+parentPort!.on('message', (job: JobMessage) => convert(job.port, job));

@@ -1,0 +1,368 @@
+/**
+ * Conversion off the main thread: a pool of worker threads, each running the converter on one file at
+ * a time (convert-thread.ts). `pool.createConverter` has the converter's own signature (a Duplex of
+ * bytes and a report), so whoever converts takes either this or the in-thread converter.
+ *
+ * - Streaming: bytes move between threads as transferred buffers, at most a few MiB in flight per file
+ *   each way (thread-protocol.ts); a slow reader slows the thread, a slow thread slows the writer.
+ * - Cancellation: destroying the stream (graceful stop, lost lease, stalled input) aborts the
+ *   conversion in its thread; a thread that does not answer within ABORT_GRACE_MS is terminated.
+ * - Isolation: a thread that dies (a crash, out of memory) fails only the file it was converting, with
+ *   a TransientError so the worker retries it like any transient failure; the next file gets a new thread.
+ * - Files beyond the thread count wait (FIFO) for a free thread, their input held by backpressure.
+ */
+import { existsSync } from 'node:fs';
+import { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { emptyReport } from '../convert/report.js';
+import type { ConversionReport, ConvertOptions } from '../convert/types.js';
+import { ConversionError, TransientError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ConverterFactory } from './converter.js';
+import {
+  ChunkBatcher,
+  type FromThread,
+  type JobMessage,
+  MAX_BATCHES_IN_FLIGHT,
+  postTransferring,
+  type ThreadData,
+  type ToThread,
+} from './thread-protocol.js';
+
+/** How long an aborted conversion's thread may take to acknowledge before it is terminated. */
+export const ABORT_GRACE_MS = 5000;
+/**
+ * Heap limit of one conversion thread. The converter needs a few tens of MiB whatever the file (items
+ * have a byte limit); this only turns a runaway thread into a failed file instead of a dead process.
+ */
+const THREAD_HEAP_MB = 512;
+
+export interface ConvertPoolOptions {
+  /** Threads at most (started when first needed, kept while the pool lives). */
+  threads: number;
+  logger?: Logger;
+  /**
+   * Whether input chunks may be moved to the thread instead of copied when they are whole buffers:
+   * only when nothing else reads them (the CLI's own file streams). Default false.
+   */
+  transferInput?: boolean;
+  /** Test-only fault hook (thread-protocol.ts ThreadData.crashOnSource). */
+  crashOnSource?: string;
+}
+
+/** The compiled thread entry. Under vitest this module runs from src/ (TypeScript): use the build. */
+function threadEntry(): URL {
+  const own = new URL('./convert-thread.js', import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return own;
+  const built = new URL('../../dist/src/worker/convert-thread.js', import.meta.url);
+  if (!existsSync(fileURLToPath(built)))
+    throw new Error(`${fileURLToPath(built)} missing: run npm run build`);
+  return built;
+}
+
+interface Thread {
+  worker: Worker;
+  job: Conversion | null;
+}
+
+export interface PoolStats {
+  threads: number;
+  busy: number;
+  queued: number;
+}
+
+export class ConvertThreadPool {
+  private readonly threads = new Set<Thread>();
+  private readonly queue: Conversion[] = [];
+  private closed = false;
+  private readonly entry = threadEntry();
+
+  constructor(private readonly options: ConvertPoolOptions) {
+    if (!Number.isSafeInteger(options.threads) || options.threads < 1) {
+      throw new RangeError(`threads must be a whole number of at least 1, got ${options.threads}`);
+    }
+  }
+
+  /** The converter's factory, running each conversion on a pool thread. */
+  readonly createConverter: ConverterFactory = (options: ConvertOptions = {}) => {
+    if (this.closed) throw new Error('the conversion thread pool is closed');
+    const conversion = new Conversion(options, this.options.transferInput ?? false, () =>
+      this.dequeue(conversion),
+    );
+    this.queue.push(conversion);
+    this.dispatch();
+    return { stream: conversion.stream, report: conversion.report };
+  };
+
+  stats(): PoolStats {
+    let busy = 0;
+    for (const t of this.threads) if (t.job) busy++;
+    return { threads: this.threads.size, busy, queued: this.queue.length };
+  }
+
+  /** Aborts what is queued or running and stops every thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const c of this.queue.splice(0)) c.stream.destroy();
+    await Promise.all([...this.threads].map((t) => t.worker.terminate()));
+    this.threads.clear();
+  }
+
+  private dequeue(conversion: Conversion): void {
+    const i = this.queue.indexOf(conversion);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      let thread = [...this.threads].find((t) => t.job === null);
+      if (!thread) {
+        if (this.threads.size >= this.options.threads) return;
+        thread = this.spawn();
+      }
+      const conversion = this.queue.shift()!;
+      this.run(thread, conversion);
+    }
+  }
+
+  private spawn(): Thread {
+    const data: ThreadData = { crashOnSource: this.options.crashOnSource ?? null };
+    const worker = new Worker(this.entry, {
+      workerData: data,
+      resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
+      // The thread's own console output (none expected) goes to ours; stdin is not shared.
+      stdout: false,
+      stderr: false,
+    });
+    const thread: Thread = { worker, job: null };
+    this.threads.add(thread);
+    let failure: Error | null = null;
+    worker.on('error', (err) => {
+      failure = err;
+    });
+    worker.on('exit', (code) => {
+      this.threads.delete(thread);
+      const job = thread.job;
+      thread.job = null;
+      if (job && !job.isFinished) {
+        const why = failure ? failure.message : `exit code ${code}`;
+        this.options.logger?.error(
+          { err: failure ?? undefined, exitCode: code, source: job.source },
+          'conversion thread died; its file will be retried',
+        );
+        job.threadDied(new TransientError(`the conversion thread died: ${why}`, failure ?? undefined));
+      }
+      this.dispatch();
+    });
+    worker.unref();
+    return thread;
+  }
+
+  private run(thread: Thread, conversion: Conversion): void {
+    thread.job = conversion;
+    thread.worker.ref();
+    const { port1, port2 } = new MessageChannel();
+    conversion.attach(
+      port1,
+      () => {
+        thread.job = null;
+        thread.worker.unref();
+        this.dispatch();
+      },
+      () => void thread.worker.terminate(),
+    );
+    const job: JobMessage = { type: 'job', port: port2, options: conversion.options };
+    thread.worker.postMessage(job, [port2]);
+  }
+}
+
+/** One file's conversion as the main thread sees it: the stream the caller uses, and its thread's port. */
+class Conversion {
+  readonly stream: Duplex;
+  readonly report: Promise<ConversionReport>;
+  private settle!: (report: ConversionReport) => void;
+  private reject!: (err: Error) => void;
+  private port: MessagePort | null = null;
+  private release: (() => void) | null = null;
+  private terminate: (() => void) | null = null;
+  private finished = false;
+  /** Input batches sent and not yet consumed by the converter. */
+  private inputInFlight = 0;
+  /** Sent batches wait here until a thread is attached. */
+  private readonly unsent: Uint8Array[] = [];
+  private endRequested = false;
+  private writeCallback: ((err?: Error | null) => void) | null = null;
+  /** Output batches received but still above the readable high-water mark. */
+  private unacknowledged = 0;
+  private readonly batcher: ChunkBatcher;
+  private flushScheduled = false;
+  private abortTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly options: ConvertOptions,
+    mayTransfer: boolean,
+    private readonly leaveQueue: () => void,
+  ) {
+    this.report = new Promise<ConversionReport>((resolve, reject) => {
+      this.settle = resolve;
+      this.reject = reject;
+    });
+    this.batcher = new ChunkBatcher((data) => this.sendChunk(data));
+    const self = this;
+    this.stream = new Duplex({
+      readableHighWaterMark: 1024 * 1024,
+      write(chunk: Buffer, _encoding, callback) {
+        self.batcher.add(chunk, mayTransfer);
+        if (self.batcher.pending > 0) self.flushSoon();
+        if (self.inputInFlight < MAX_BATCHES_IN_FLIGHT) callback();
+        else self.writeCallback = callback;
+      },
+      final(callback) {
+        self.batcher.flush();
+        self.endRequested = true;
+        self.post({ type: 'end' });
+        callback();
+      },
+      read() {
+        if (self.unacknowledged > 0) {
+          self.post({ type: 'consumed', count: self.unacknowledged });
+          self.unacknowledged = 0;
+        }
+      },
+      destroy(err, callback) {
+        self.abort();
+        callback(err);
+      },
+    });
+  }
+
+  get source(): string | null {
+    return this.options.source ?? null;
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** A thread takes this conversion: what was buffered meanwhile goes to it. */
+  attach(port: MessagePort, release: () => void, terminate: () => void): void {
+    this.port = port;
+    this.release = release;
+    this.terminate = terminate;
+    port.on('message', (message: FromThread) => this.receive(message));
+    for (const data of this.unsent.splice(0)) postTransferring(port, { type: 'chunk', data });
+    if (this.endRequested) port.postMessage({ type: 'end' } satisfies ToThread);
+    if (this.stream.destroyed) this.abort();
+  }
+
+  /** The thread died before finishing: no verdict on the file, so the error is a transient one. */
+  threadDied(err: TransientError): void {
+    if (this.finished) return;
+    if (this.abortTimer) {
+      // Terminated because it did not answer an abort: the conversion was given up anyway.
+      this.settleAborted();
+      return;
+    }
+    this.end();
+    this.reject(err);
+    this.stream.destroy(err);
+  }
+
+  private settleAborted(): void {
+    this.end();
+    this.settle({
+      ...emptyReport(this.source),
+      error: { message: 'conversion aborted before the end of the input', line: null },
+    });
+  }
+
+  private post(message: ToThread): void {
+    if (this.port) this.port.postMessage(message);
+  }
+
+  private sendChunk(data: Uint8Array): void {
+    this.inputInFlight++;
+    if (this.port) postTransferring(this.port, { type: 'chunk', data });
+    else this.unsent.push(data);
+  }
+
+  private flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (!this.stream.destroyed) this.batcher.flush();
+    });
+  }
+
+  private receive(message: FromThread): void {
+    switch (message.type) {
+      case 'chunk': {
+        const { data } = message;
+        if (this.stream.destroyed) return;
+        if (this.stream.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength))) {
+          this.post({ type: 'consumed', count: 1 });
+        } else {
+          this.unacknowledged++;
+        }
+        return;
+      }
+      case 'consumed': {
+        this.inputInFlight -= message.count;
+        const callback = this.writeCallback;
+        if (callback && this.inputInFlight < MAX_BATCHES_IN_FLIGHT) {
+          this.writeCallback = null;
+          callback();
+        }
+        return;
+      }
+      case 'finished': {
+        const { report } = message;
+        this.end();
+        this.settle(report);
+        if (report.error) {
+          this.stream.destroy(new ConversionError(report.error.message, report.error.line));
+        } else {
+          this.stream.push(null);
+        }
+        return;
+      }
+      case 'invalid': {
+        this.end();
+        const err = new RangeError(message.message);
+        this.reject(err);
+        this.stream.destroy(err);
+        return;
+      }
+    }
+  }
+
+  /** Destroyed by its user (or the pool): stop the thread's work; the report says "aborted". */
+  private abort(): void {
+    if (this.finished) return;
+    if (this.port === null) {
+      // Still queued: no thread has seen it.
+      this.leaveQueue();
+      this.settleAborted();
+      return;
+    }
+    if (this.abortTimer) return;
+    this.post({ type: 'abort' });
+    // A thread busy in a long synchronous stretch (or stuck) reads the abort late or never: then the
+    // thread goes, and the pool's exit handler settles this conversion.
+    this.abortTimer = setTimeout(() => this.terminate?.(), ABORT_GRACE_MS);
+    this.abortTimer.unref();
+  }
+
+  /** Settled one way or another: give the thread back. */
+  private end(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.abortTimer) clearTimeout(this.abortTimer);
+    this.writeCallback?.();
+    this.writeCallback = null;
+    this.port?.close();
+    this.release?.();
+  }
+}

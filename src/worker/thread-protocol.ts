@@ -1,0 +1,111 @@
+/**
+ * What the main thread and a conversion thread say to each other about one file (src/worker/
+ * thread-pool.ts and convert-thread.ts). Each conversion has its own MessagePort. Bytes travel as
+ * transferred ArrayBuffers (moved, not copied), batched to about BATCH_BYTES per message, and each
+ * direction has at most MAX_BATCHES_IN_FLIGHT batches that the other side has not consumed yet: that
+ * credit is the backpressure, so a slow consumer stops the producer on the other thread, and the bytes
+ * in flight per conversion stay bounded (~2 x 4 x 1 MiB) whatever the file size.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { ConversionReport, ConvertOptions } from '../convert/types.js';
+
+export const BATCH_BYTES = 1024 * 1024;
+export const MAX_BATCHES_IN_FLIGHT = 4;
+
+/** main → thread, on the conversion's port. */
+export type ToThread =
+  | { type: 'chunk'; data: Uint8Array }
+  | { type: 'end' }
+  | { type: 'abort' }
+  /** The main thread consumed `count` output batches: the thread may send that many more. */
+  | { type: 'consumed'; count: number };
+
+/** thread → main, on the conversion's port. */
+export type FromThread =
+  | { type: 'chunk'; data: Uint8Array }
+  /** The converter consumed `count` input batches: the main thread may send that many more. */
+  | { type: 'consumed'; count: number }
+  /** The last message: the report (with `error` set when the file failed or the conversion was aborted). */
+  | { type: 'finished'; report: ConversionReport }
+  /** The converter refused its options (a RangeError): no report. */
+  | { type: 'invalid'; message: string };
+
+/** main → thread, on the thread's own port: convert one file, talking over `port`. */
+export interface JobMessage {
+  type: 'job';
+  port: MessagePort;
+  options: ConvertOptions;
+}
+
+/** Given to each thread at start (`workerData`). */
+export interface ThreadData {
+  /**
+   * Test-only fault hook: the thread crashes (an uncaught exception, as a bug in the converter would)
+   * on the first chunk of a file whose `source` contains this text. Never set in production.
+   */
+  crashOnSource: string | null;
+}
+
+/** Posts `data` with its buffer transferred; `data` must be the only view of a buffer that is ours. */
+export function postTransferring(
+  port: { postMessage(message: unknown, transfer: ArrayBuffer[]): void },
+  message: { type: 'chunk'; data: Uint8Array },
+): void {
+  port.postMessage(message, [message.data.buffer as ArrayBuffer]);
+}
+
+/** Whether `chunk` covers the whole of an ordinary ArrayBuffer (not a slice of a shared or pooled one). */
+export function ownsWholeBuffer(chunk: Uint8Array): boolean {
+  return (
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === chunk.buffer.byteLength &&
+    chunk.buffer instanceof ArrayBuffer
+  );
+}
+
+/**
+ * Gathers chunks into batches of `BATCH_BYTES` to send (fewer, larger messages). A chunk is copied
+ * unless the caller says it may be given away and it is a whole buffer of at least a quarter batch:
+ * then it is sent as it is. A short batch sent by `flush` is copied out, so the batch buffer is kept.
+ */
+export class ChunkBatcher {
+  private batch: Buffer | null = null;
+  private filled = 0;
+
+  constructor(private readonly send: (data: Uint8Array) => void) {}
+
+  get pending(): number {
+    return this.filled;
+  }
+
+  add(chunk: Uint8Array, mayTransfer: boolean): void {
+    if (mayTransfer && chunk.length >= BATCH_BYTES / 4 && ownsWholeBuffer(chunk)) {
+      this.flush();
+      this.send(chunk);
+      return;
+    }
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.batch ??= Buffer.allocUnsafeSlow(BATCH_BYTES);
+      const n = Math.min(chunk.length - offset, BATCH_BYTES - this.filled);
+      this.batch.set(chunk.subarray(offset, offset + n), this.filled);
+      this.filled += n;
+      offset += n;
+      if (this.filled === BATCH_BYTES) this.flush();
+    }
+  }
+
+  flush(): void {
+    if (this.batch === null || this.filled === 0) return;
+    let data: Uint8Array;
+    if (this.filled === BATCH_BYTES) {
+      data = this.batch;
+      this.batch = null;
+    } else {
+      data = new Uint8Array(this.filled);
+      data.set(this.batch.subarray(0, this.filled));
+    }
+    this.filled = 0;
+    this.send(data);
+  }
+}
