@@ -1,30 +1,34 @@
 /**
- * `npm run bench:service`: the whole service, end to end, through a real s3rver started here.
+ * `npm run bench:service`: the whole service, end to end, through a real s3rver in its own process.
  *
  *   (a) 1,000 small catalogues in the source bucket → start the service → all done: files/s.
- *   (b) one large generated catalogue (1 GB; `BENCH_BIG_MB` to change) → MB/s and the service
- *       process' peak RSS (VmHWM), against the converter alone (`file-transformer convert`) on the
- *       same file, also as a child process so the two RSS figures compare.
+ *   (b) one large generated catalogue (1 GB; `BENCH_BIG_MB` to change), once per CONVERT_THREADS
+ *       setting in BENCH_THREADS (default "0,<cores>": on the main thread, then on the pool) → MB/s,
+ *       the service's and s3rver's CPU apart, the service's peak RSS (VmHWM), and the API's latency
+ *       while it converts (GET /api/files, one request at a time), against the converter alone
+ *       (`file-transformer convert`) on the same file, also as a child process.
  *
  * The service runs as `node dist/src/cli/main.js serve` (what `npm start` runs), scan-only
- * (EVENTS=false), against the s3rver endpoint, with a fresh DATA_DIR per run. The large file is
- * generated once into .bench/ and reused.
+ * (EVENTS=false), against the s3rver endpoint, with a fresh DATA_DIR per run. s3rver runs in a child
+ * process (bench/support/s3rver-child.ts) so its CPU is measured apart. The large file is generated
+ * once into .bench/ and reused.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { packageRoot } from '../src/package-root.js';
-import { S3RVER_CREDENTIALS, startEmbeddedS3 } from '../src/storage/embedded-s3.js';
+import { S3RVER_CREDENTIALS } from '../src/storage/embedded-s3.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { writeLargeCatalogue } from '../test/support/catalogue.js';
 import {
   CLI,
+  cpuSeconds,
   type ServeProcess,
   serviceEnv,
   spawnServe,
@@ -39,12 +43,67 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 1000);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
 const TARGET = 'json-bucket';
+const THREAD_SETTINGS = (process.env.BENCH_THREADS ?? `0,${cpus().length}`).split(',').map((s) => s.trim());
 
-async function startService(endpoint: string, sourceBucket: string, dataDir: string): Promise<ServeProcess> {
+async function startService(
+  endpoint: string,
+  sourceBucket: string,
+  dataDir: string,
+  convertThreads?: string,
+): Promise<ServeProcess> {
   return spawnServe({
     ...serviceEnv({ endpoint, dataDir, sourceBucket, targetBucket: TARGET }),
     ...(process.env.BENCH_CONCURRENCY ? { CONCURRENCY: process.env.BENCH_CONCURRENCY } : {}),
+    ...(convertThreads !== undefined ? { CONVERT_THREADS: convertThreads } : {}),
   });
+}
+
+/** s3rver in its own process (its CPU is then its own), serving the given buckets from `directory`. */
+async function startS3Process(
+  directory: string,
+  buckets: string[],
+): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
+  const script = join(packageRoot(), 'dist', 'bench', 'support', 's3rver-child.js');
+  const child = spawn(process.execPath, [script, directory, ...buckets], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let line = '';
+  for await (const chunk of child.stdout!) {
+    line += String(chunk);
+    if (line.includes('\n')) break;
+  }
+  const { endpoint } = JSON.parse(line.trim()) as { endpoint: string };
+  const exited = once(child, 'exit');
+  return {
+    endpoint,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Polls the API one request at a time while `until` is pending; latencies in ms. */
+async function probeApi(url: string, until: Promise<unknown>): Promise<number[]> {
+  let running = true;
+  void until.finally(() => {
+    running = false;
+  });
+  const latencies: number[] = [];
+  while (running) {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/api/files?limit=20`).catch(() => null);
+    if (res) await res.arrayBuffer();
+    if (res?.ok) latencies.push(performance.now() - t0);
+    await sleep(20);
+  }
+  return latencies;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 /** Ledger rows by state, from the service's own gauge (one cheap request, whatever the row count). */
@@ -105,26 +164,25 @@ interface Row {
   detail: string;
 }
 
-/** CPU seconds this process (mostly the embedded s3rver while a service runs) has used since `since`. */
-function s3rverCpuSeconds(since: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1e6;
+/** CPU seconds the s3rver process has used so far. */
+async function s3rverCpu(pid: number): Promise<number> {
+  return (await cpuSeconds(pid)) ?? Number.NaN;
 }
 
-async function benchSmall(endpoint: string, client: S3Client, rows: Row[]): Promise<void> {
+async function benchSmall(s3: S3Process, client: S3Client, rows: Row[]): Promise<void> {
   const bucket = 'bench-small';
   await uploadSmall(client, bucket, SMALL_FILES);
   const dataDir = await mkdtemp(join(tmpdir(), 'ft-bench-small-'));
   const started = performance.now();
-  const cpuBefore = process.cpuUsage();
-  const service = await startService(endpoint, bucket, dataDir);
+  const cpuBefore = await s3rverCpu(s3.pid);
+  const service = await startService(s3.endpoint, bucket, dataDir);
   const tracked = trackProcess(service.child.pid!);
   try {
     await waitUntilFinished(service, SMALL_FILES, 30 * 60_000);
   } finally {
     const seconds = (performance.now() - started) / 1000;
     const { peakMiB, cpuSeconds } = tracked.stop();
-    const s3rverCpu = s3rverCpuSeconds(cpuBefore);
+    const storeCpu = (await s3rverCpu(s3.pid)) - cpuBefore;
     await service.stop();
     await rm(dataDir, { recursive: true, force: true });
     rows.push({
@@ -132,7 +190,7 @@ async function benchSmall(endpoint: string, client: S3Client, rows: Row[]): Prom
       figure: `${(SMALL_FILES / seconds).toFixed(1)} files/s`,
       detail:
         `${seconds.toFixed(1)} s incl. process start; peak RSS ${peakMiB.toFixed(0)} MiB; ` +
-        `CPU: service ${cpuSeconds.toFixed(1)} s, s3rver ${s3rverCpu.toFixed(1)} s`,
+        `CPU: service ${cpuSeconds.toFixed(1)} s, s3rver ${storeCpu.toFixed(1)} s (own process)`,
     });
   }
 }
@@ -159,7 +217,9 @@ async function timedChild(args: string[]): Promise<{ seconds: number; peakMiB: n
   return { seconds: (performance.now() - started) / 1000, ...usage };
 }
 
-async function benchBig(endpoint: string, client: S3Client, rows: Row[]): Promise<void> {
+type S3Process = Awaited<ReturnType<typeof startS3Process>>;
+
+async function benchBig(s3: S3Process, client: S3Client, rows: Row[]): Promise<void> {
   const bucket = 'bench-big';
   const { path, bytes } = await bigFile();
   const mb = bytes / 1024 / 1024;
@@ -171,49 +231,59 @@ async function benchBig(endpoint: string, client: S3Client, rows: Row[]): Promis
   });
   await upload.done();
 
-  const dataDir = await mkdtemp(join(tmpdir(), 'ft-bench-big-'));
-  const started = performance.now();
-  const cpuBefore = process.cpuUsage();
-  const service = await startService(endpoint, bucket, dataDir);
-  const tracked = trackProcess(service.child.pid!);
-  let seconds = Number.NaN;
-  let ledgerSeconds = Number.NaN;
-  let usage = { peakMiB: 0, cpuSeconds: 0 };
-  let s3rverCpu = 0;
-  try {
-    await waitUntilFinished(service, 1, 60 * 60_000);
-    ledgerSeconds = await conversionSeconds(service.url, 'big/catalogue.xml');
-  } finally {
-    seconds = (performance.now() - started) / 1000;
-    usage = tracked.stop();
-    s3rverCpu = s3rverCpuSeconds(cpuBefore);
-    await service.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
   const out = join(tmpdir(), `ft-bench-convert-${process.pid}.json`);
   const alone = await timedChild([CLI, 'convert', path, '--output', out]);
   await rm(out, { force: true });
-
   rows.push({
-    case: `${mb.toFixed(0)} MB file through the service (S3 → convert → multipart upload)`,
-    figure: `${(mb / ledgerSeconds).toFixed(1)} MB/s`,
-    detail:
-      `claim → done ${ledgerSeconds.toFixed(1)} s (${seconds.toFixed(1)} s incl. process start); ` +
-      `peak RSS ${usage.peakMiB.toFixed(0)} MiB; CPU: service ${usage.cpuSeconds.toFixed(1)} s, ` +
-      `s3rver ${s3rverCpu.toFixed(1)} s`,
-  });
-  rows.push({
-    case: 'same file, converter alone (file-transformer convert, local file → local file)',
+    case: `${mb.toFixed(0)} MB file, converter alone (file-transformer convert, local file → local file)`,
     figure: `${(mb / alone.seconds).toFixed(1)} MB/s`,
-    detail: `${alone.seconds.toFixed(1)} s; peak RSS ${alone.peakMiB.toFixed(0)} MiB; CPU ${alone.cpuSeconds.toFixed(1)} s`,
+    detail: `${alone.seconds.toFixed(1)} s; peak RSS ${alone.peakMiB.toFixed(0)} MiB; CPU ${alone.cpuSeconds.toFixed(1)} s; load ${loadavg()[0]!.toFixed(1)}`,
   });
-  rows.push({
-    case: 'service / converter alone',
-    figure: `${(ledgerSeconds / alone.seconds).toFixed(2)}x the time`,
-    detail:
-      `${(usage.cpuSeconds / alone.cpuSeconds).toFixed(2)}x the CPU; target ≤ 2x the time; ` +
-      `service RSS target < 300 MiB (${usage.peakMiB < 300 ? 'met' : 'MISSED'})`,
-  });
+
+  for (const threads of THREAD_SETTINGS) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'ft-bench-big-'));
+    const load = loadavg()[0]!.toFixed(1);
+    const started = performance.now();
+    const cpuBefore = await s3rverCpu(s3.pid);
+    const service = await startService(s3.endpoint, bucket, dataDir, threads);
+    const tracked = trackProcess(service.child.pid!);
+    let seconds = Number.NaN;
+    let ledgerSeconds = Number.NaN;
+    let usage = { peakMiB: 0, cpuSeconds: 0 };
+    let storeCpu = 0;
+    let latencies: number[] = [];
+    try {
+      const finished = waitUntilFinished(service, 1, 60 * 60_000);
+      latencies = await probeApi(service.url, finished);
+      await finished;
+      ledgerSeconds = await conversionSeconds(service.url, 'big/catalogue.xml');
+    } finally {
+      seconds = (performance.now() - started) / 1000;
+      usage = tracked.stop();
+      storeCpu = (await s3rverCpu(s3.pid)) - cpuBefore;
+      await service.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+    latencies.sort((a, b) => a - b);
+    const where = threads === '0' ? 'main thread' : `${threads} conversion threads`;
+    rows.push({
+      case: `same file through the service, CONVERT_THREADS=${threads} (${where})`,
+      figure: `${(mb / ledgerSeconds).toFixed(1)} MB/s`,
+      detail:
+        `claim → done ${ledgerSeconds.toFixed(1)} s (${seconds.toFixed(1)} s incl. process start), ` +
+        `${(ledgerSeconds / alone.seconds).toFixed(2)}x the converter alone; ` +
+        `peak RSS ${usage.peakMiB.toFixed(0)} MiB; CPU: service ${usage.cpuSeconds.toFixed(1)} s ` +
+        `(${(usage.cpuSeconds / alone.cpuSeconds).toFixed(2)}x), s3rver ${storeCpu.toFixed(1)} s (own process); ` +
+        `load ${load}`,
+    });
+    rows.push({
+      case: `API latency while converting, CONVERT_THREADS=${threads} (GET /api/files, ${latencies.length} requests)`,
+      figure: `p99 ${percentile(latencies, 99).toFixed(0)} ms`,
+      detail:
+        `p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(0)} ms, ` +
+        `max ${(latencies.at(-1) ?? Number.NaN).toFixed(0)} ms`,
+    });
+  }
 }
 
 function printTable(rows: Row[]): void {
@@ -231,7 +301,7 @@ function printTable(rows: Row[]): void {
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
   const directory = await mkdtemp(join(tmpdir(), 'ft-bench-s3-'));
-  const s3 = await startEmbeddedS3({ directory, port: 0, buckets: ['bench-small', 'bench-big', TARGET] });
+  const s3 = await startS3Process(directory, ['bench-small', 'bench-big', TARGET]);
   const client = createS3Client({
     region: 'us-east-1',
     endpoint: s3.endpoint,
@@ -242,16 +312,23 @@ async function main(): Promise<void> {
   try {
     console.log(
       `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model}), ` +
-        `CONCURRENCY=${process.env.BENCH_CONCURRENCY ?? 'default'}`,
+        `CONCURRENCY=${process.env.BENCH_CONCURRENCY ?? 'default'}, load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}`,
     );
-    if (only !== 'big') await benchSmall(s3.endpoint, client, rows);
-    if (only !== 'small') await benchBig(s3.endpoint, client, rows);
+    if (only !== 'big') await benchSmall(s3, client, rows);
+    if (only !== 'small') await benchBig(s3, client, rows);
   } finally {
     client.destroy();
-    await s3.close();
+    await s3.stop();
     await rm(directory, { recursive: true, force: true });
   }
   printTable(rows);
+  console.log(
+    `load average at the end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 main().catch((err: unknown) => {

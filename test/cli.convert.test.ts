@@ -160,7 +160,9 @@ describe('file-transformer convert', () => {
   it.each([
     [['--bogus', 'x.xml'], "Unknown option '--bogus'"],
     [[], 'missing the input file'],
-    [['a.xml', 'b.xml'], 'expected one input'],
+    [['a.xml', 'b.xml'], '2 inputs need --output-dir DIR'],
+    [['a.xml', '-d', 'out', '-o', 'x.json'], 'leave out --output and --report'],
+    [['-', '-', '-d', 'out'], 'stdin (-) can be read only once'],
     [['x.xml', '--max-bytes', 'lots'], '--max-bytes needs a whole number'],
     [['x.xml', '--max-image-type', '0'], '--max-image-type must be from 1 to 100000'],
     [['x.xml', '--max-image-type', '100001'], '--max-image-type must be from 1 to 100000'],
@@ -181,7 +183,8 @@ describe('file-transformer convert', () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Usage: file-transformer convert <input|-> [options]');
-    expect(r.stdout).toContain('Example:');
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toContain('--output-dir DIR');
     expect(r.stdout).toContain('Exit codes:');
   });
 });

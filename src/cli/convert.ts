@@ -2,6 +2,7 @@
  * `file-transformer convert`: one catalogue file (or stdin) through the same converter the service
  * uses. Output appears only when the whole file converted: it is written to a temp file first and
  * renamed (or copied to stdout) at the end, so a failed run never leaves half a JSON document behind.
+ * With several inputs or `--output-dir`, a batch on the conversion threads (convert-batch.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
@@ -11,15 +12,22 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { byteSize } from '../config/parse.js';
+import { byteSize, defaultConvertThreads, parseConvertThreads } from '../config/parse.js';
 import { type ConversionReport, createConverter, MAX_IMAGE_TYPE_LIMIT } from '../convert/index.js';
-import { ConversionError } from '../errors.js';
+import { ConfigError, ConversionError } from '../errors.js';
+import { outputNames, runBatch } from './convert-batch.js';
+import { expandGlob, isGlob } from './globs.js';
 
 const HELP = `Usage: file-transformer convert <input|-> [options]
+       file-transformer convert <input|glob|->... --output-dir DIR [options]
 
 Converts one partner XML product catalogue into the shop's JSON product format
 (an array of products; the rules are in docs/format.md). The input may be
 gzip-compressed (detected automatically). Use - to read from stdin.
+
+With --output-dir, converts any number of files in parallel (a backfill), each
+to DIR/<name>.json, with DIR/<name>.report.json for a file that had rejected
+items or failed. Quoted globs ('in/*.xml', 'feeds/**/*.xml.gz') are expanded.
 
 Items with invalid data (no id, a bad image type, a malformed price, ...) are
 left out and listed in the report; the rest of the file still converts. A file
@@ -36,15 +44,24 @@ Options:
       --max-image-type N   highest accepted image type (default 100)
       --max-bytes N        largest accepted input after decompression, in bytes;
                            K, M and G suffixes are allowed (default 2G)
+  -d, --output-dir DIR     batch mode: write DIR/<name>.json for each input
+                           (DIR is created; replaces --output and --report)
+      --threads N          batch mode: files converted at once, each on its own
+                           thread (default: CONVERT_THREADS, else one per core;
+                           0 = one at a time on the main thread)
   -h, --help               show this help
 
-Example:
+Examples:
   file-transformer convert catalogue.xml.gz -o catalogue.json -r report.json
+  file-transformer convert 'backlog/**/*.xml.gz' --output-dir out/
 
 Exit codes:
-  0  converted (also when some items were rejected: see the summary and report)
-  1  the file failed as a whole, or could not be read or written (no output)
-  2  usage error (unknown option, missing input, bad number)
+  0  converted (also when some items were rejected: see the summary and report);
+     in batch mode: every file converted
+  1  the file (in batch mode: at least one file) failed as a whole, or could
+     not be read or written (no output for that file)
+  2  usage error (unknown option, missing input, bad number, no file matches a
+     glob, two inputs with the same name) or a bad CONVERT_THREADS
 `;
 
 /** Above this input size (on a terminal) a progress line shows how far the conversion is. */
@@ -53,8 +70,11 @@ const PROGRESS_MIN_BYTES = 50 * 1024 * 1024;
 class UsageError extends Error {}
 
 interface Args {
-  input: string;
+  /** As given: globs are expanded later (batch mode only). */
+  inputs: string[];
   output: string | undefined;
+  outputDir: string | undefined;
+  threads: number | undefined;
   report: string | undefined;
   strict: boolean;
   maxImageType: number | undefined;
@@ -81,14 +101,28 @@ function parse(argv: string[]): Args | null {
   const { values, positionals } = parsed;
   if (values.help) return null;
   if (positionals.length === 0) throw new UsageError('missing the input file (or - for stdin)');
-  if (positionals.length > 1) throw new UsageError(`expected one input, got ${positionals.length}`);
+  const outputDir = values['output-dir'];
+  if (outputDir === undefined && positionals.length > 1) {
+    throw new UsageError(
+      `${positionals.length} inputs need --output-dir DIR (each is written to DIR/<name>.json)`,
+    );
+  }
+  if (outputDir !== undefined && (values.output !== undefined || values.report !== undefined)) {
+    throw new UsageError(
+      '--output-dir writes DIR/<name>.json and its report: leave out --output and --report',
+    );
+  }
+  if (positionals.filter((p) => p === '-').length > 1)
+    throw new UsageError('stdin (-) can be read only once');
   const maxImageType = parseCount('--max-image-type', values['max-image-type'], false);
   if (maxImageType !== undefined && (maxImageType < 1 || maxImageType > MAX_IMAGE_TYPE_LIMIT)) {
     throw new UsageError(`--max-image-type must be from 1 to ${MAX_IMAGE_TYPE_LIMIT}`);
   }
   return {
-    input: positionals[0]!,
+    inputs: positionals,
     output: values.output,
+    outputDir,
+    threads: parseCount('--threads', values.threads, false),
     report: values.report,
     strict: values.strict ?? false,
     maxImageType,
@@ -102,6 +136,8 @@ const OPTIONS = {
   strict: { type: 'boolean' },
   'max-image-type': { type: 'string' },
   'max-bytes': { type: 'string' },
+  'output-dir': { type: 'string', short: 'd' },
+  threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -161,29 +197,85 @@ export async function run(argv: string[]): Promise<number> {
     args = parse(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(
-      `file-transformer convert: ${err.message}\nRun 'file-transformer convert --help' for usage.\n`,
-    );
-    return 2;
+    return usageError(err.message);
   }
   if (args === null) {
     process.stdout.write(HELP);
     return 0;
   }
+  if (args.outputDir !== undefined) return batch(args, args.outputDir);
+  return single(args, args.inputs[0]!);
+}
 
-  const fromStdin = args.input === '-';
+function usageError(message: string): number {
+  process.stderr.write(
+    `file-transformer convert: ${message}\nRun 'file-transformer convert --help' for usage.\n`,
+  );
+  return 2;
+}
+
+/** Globs the shell left alone are expanded here; one that matches nothing is a usage error, as in bash. */
+async function expandInputs(inputs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const input of inputs) {
+    const literal = input === '-' || !isGlob(input) || (await stat(input).catch(() => null)) !== null;
+    if (literal) {
+      files.push(input);
+      continue;
+    }
+    const matches = await expandGlob(input);
+    if (matches.length === 0) throw new UsageError(`no files match ${input}`);
+    files.push(...matches);
+  }
+  return files;
+}
+
+async function batch(args: Args, outputDir: string): Promise<number> {
+  let threads = args.threads;
+  if (threads === undefined) {
+    const env = process.env.CONVERT_THREADS;
+    try {
+      threads =
+        env === undefined || env.trim() === ''
+          ? defaultConvertThreads()
+          : parseConvertThreads('CONVERT_THREADS', env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`file-transformer convert: configuration error: ${err.message}\n`);
+      return 2;
+    }
+  } else if (threads > 256) {
+    return usageError('--threads must be from 0 to 256');
+  }
+  let inputs: string[];
+  try {
+    inputs = await expandInputs(args.inputs);
+    const { clash } = outputNames(inputs);
+    if (clash) throw new UsageError(clash);
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message);
+    throw err;
+  }
+  return runBatch({
+    inputs,
+    outputDir,
+    threads,
+    convert: { strict: args.strict, maxImageType: args.maxImageType, maxBytes: args.maxBytes },
+  });
+}
+
+async function single(args: Args, inputPath: string): Promise<number> {
+  const fromStdin = inputPath === '-';
   let inputSize = 0;
   if (!fromStdin) {
     try {
-      inputSize = (await stat(args.input)).size;
+      inputSize = (await stat(inputPath)).size;
     } catch (err) {
-      process.stderr.write(
-        `file-transformer convert: cannot read ${args.input}: ${(err as Error).message}\n`,
-      );
+      process.stderr.write(`file-transformer convert: cannot read ${inputPath}: ${(err as Error).message}\n`);
       return 1;
     }
   }
-  const source = fromStdin ? '-' : args.input;
+  const source = fromStdin ? '-' : inputPath;
   const { stream: converter, report } = createConverter({
     source,
     strict: args.strict,
@@ -198,7 +290,7 @@ export async function run(argv: string[]): Promise<number> {
     : join(tmpdir(), `file-transformer-${process.pid}-${randomBytes(4).toString('hex')}.json.tmp`);
   const input: Readable = fromStdin
     ? process.stdin
-    : createReadStream(args.input, { highWaterMark: 1024 * 1024 });
+    : createReadStream(inputPath, { highWaterMark: 1024 * 1024 });
   const progress =
     !fromStdin && process.stderr.isTTY && inputSize > PROGRESS_MIN_BYTES ? progressMeter(inputSize) : null;
 

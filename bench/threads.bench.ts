@@ -1,0 +1,194 @@
+/**
+ * Part of `npm run bench:convert`: conversion on the thread pool, measured through the batch CLI
+ * (`file-transformer convert ... --output-dir DIR --threads T`, a child process, outputs to a temp dir):
+ *
+ *   (a) four 250 MB catalogues: one file at a time on the main thread (`--threads 0`), one at a time
+ *       on one pool thread (`--threads 1`), and all at once on 2 and 4 threads: MB/s and the speed-up
+ *       over one thread;
+ *   (b) a backlog of small catalogues (default 400 files of ~250 KB): files/s on 1, 2 and N threads.
+ *
+ * Each cell is the best of BENCH_REPEAT runs (default 2); the load average is printed with the figures,
+ * because the machine's cores are shared. Env: BENCH_THREADS_ONLY=big|small; BENCH_BIG_FILES (4),
+ * BENCH_BIG_MB (250), BENCH_SMALL_FILES (400), BENCH_SMALL_KB (250), BENCH_THREAD_COUNTS (0,1,2,4).
+ * MB = 10^6 bytes.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeLargeCatalogue } from '../test/support/catalogue.js';
+import { CLI, trackProcess } from '../test/support/service-process.js';
+
+const MB = 1_000_000;
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
+const BIG_FILES = Number(process.env.BENCH_BIG_FILES ?? 4);
+const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 250);
+const SMALL_FILES = Number(process.env.BENCH_SMALL_FILES ?? 400);
+const SMALL_KB = Number(process.env.BENCH_SMALL_KB ?? 250);
+const THREADS = (process.env.BENCH_THREAD_COUNTS ?? '0,1,2,4').split(',').map((s) => Number(s.trim()));
+const benchDir = resolve('.bench');
+
+function load(): string {
+  return loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+}
+
+/** The set of generated files (deterministic, cached in .bench/ and reused). */
+async function files(
+  kind: string,
+  count: number,
+  bytes: number,
+): Promise<{ paths: string[]; bytes: number }> {
+  const dir = join(benchDir, `${kind}-${count}x${bytes}`);
+  await mkdir(dir, { recursive: true });
+  const paths: string[] = [];
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    const path = join(dir, `catalogue-${String(i).padStart(4, '0')}.xml`);
+    const present = await stat(path).catch(() => null);
+    if (!present) await writeLargeCatalogue(path, bytes, 100 + i);
+    paths.push(path);
+    total += (await stat(path)).size;
+  }
+  return { paths, bytes: total };
+}
+
+interface Run {
+  seconds: number;
+  cpuSeconds: number;
+  peakMiB: number;
+}
+
+/** One batch CLI run into a fresh output directory. */
+async function batch(paths: string[], threads: number): Promise<Run> {
+  const out = await mkdtemp(join(tmpdir(), 'ft-bench-threads-'));
+  try {
+    const started = performance.now();
+    const child = spawn(
+      process.execPath,
+      [CLI, 'convert', ...paths, '--output-dir', out, '--threads', String(threads)],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const tracked = trackProcess(child.pid!);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const usage = tracked.stop();
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`batch CLI exited with ${code}: ${stderr}`);
+    const written = (await readdir(out)).filter((f) => f.endsWith('.json')).length;
+    if (written !== paths.length) throw new Error(`expected ${paths.length} outputs, found ${written}`);
+    return { seconds, ...usage };
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+async function best(paths: string[], threads: number): Promise<Run & { loads: string[] }> {
+  let top: Run | null = null;
+  const loads: string[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    loads.push(load().split(' ')[0]!);
+    const r = await batch(paths, threads);
+    if (top === null || r.seconds < top.seconds) top = r;
+  }
+  return { ...top!, loads };
+}
+
+function threadsLabel(t: number): string {
+  return t === 0 ? '0 (main thread)' : String(t);
+}
+
+function table(header: string[], rows: string[][]): void {
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`|${header.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  console.log();
+}
+
+async function benchBig(): Promise<void> {
+  const set = await files('threads-big', BIG_FILES, BIG_MB * MB);
+  const mb = set.bytes / MB;
+  const rows: string[][] = [];
+  let oneThread: number | null = null;
+  for (const t of THREADS) {
+    const r = await best(set.paths, t);
+    const rate = mb / r.seconds;
+    if (t === 1) oneThread = rate;
+    rows.push([
+      threadsLabel(t),
+      r.seconds.toFixed(2),
+      rate.toFixed(1),
+      oneThread !== null && t > 1 ? `${(rate / oneThread).toFixed(2)}x` : '',
+      r.cpuSeconds.toFixed(1),
+      r.peakMiB.toFixed(0),
+      r.loads.join(', '),
+    ]);
+    console.log(`big: threads ${t}: ${rows.at(-1)!.join(', ')}`);
+  }
+  console.log(`\n${BIG_FILES} files of ${BIG_MB} MB (${mb.toFixed(0)} MB), best of ${REPEAT}:\n`);
+  table(
+    [
+      'threads',
+      'seconds',
+      'MB/s',
+      'vs 1 thread',
+      'CPU s',
+      'peak RSS MiB',
+      'load avg (1 min) before each run',
+    ],
+    rows,
+  );
+}
+
+async function benchSmall(): Promise<void> {
+  const set = await files('threads-small', SMALL_FILES, SMALL_KB * 1000);
+  const rows: string[][] = [];
+  let oneThread: number | null = null;
+  for (const t of THREADS) {
+    const r = await best(set.paths, t);
+    const rate = SMALL_FILES / r.seconds;
+    if (t === 1) oneThread = rate;
+    rows.push([
+      threadsLabel(t),
+      r.seconds.toFixed(2),
+      rate.toFixed(1),
+      oneThread !== null && t > 1 ? `${(rate / oneThread).toFixed(2)}x` : '',
+      r.cpuSeconds.toFixed(1),
+      r.peakMiB.toFixed(0),
+      r.loads.join(', '),
+    ]);
+    console.log(`small: threads ${t}: ${rows.at(-1)!.join(', ')}`);
+  }
+  console.log(
+    `\n${SMALL_FILES} files of ~${SMALL_KB} KB (${(set.bytes / MB).toFixed(0)} MB), best of ${REPEAT}, incl. process start:\n`,
+  );
+  table(
+    [
+      'threads',
+      'seconds',
+      'files/s',
+      'vs 1 thread',
+      'CPU s',
+      'peak RSS MiB',
+      'load avg (1 min) before each run',
+    ],
+    rows,
+  );
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `batch CLI on the thread pool: ${availableParallelism()} cores, Node ${process.version}, load average ${load()}`,
+  );
+  const only = process.env.BENCH_THREADS_ONLY;
+  if (only !== 'small') await benchBig();
+  if (only !== 'big') await benchSmall();
+  console.log(`load average at the end ${load()}`);
+}
+
+await main();
