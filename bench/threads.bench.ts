@@ -110,75 +110,45 @@ function table(header: string[], rows: string[][]): void {
   console.log();
 }
 
-async function benchBig(): Promise<void> {
-  const set = await files('threads-big', BIG_FILES, BIG_MB * MB);
-  const mb = set.bytes / MB;
+/** Runs the batch CLI on `paths` at each thread count; `rate` turns a run's seconds into the figure. */
+async function sweep(label: string, paths: string[], rate: (seconds: number) => number): Promise<string[][]> {
   const rows: string[][] = [];
   let oneThread: number | null = null;
   for (const t of THREADS) {
-    const r = await best(set.paths, t);
-    const rate = mb / r.seconds;
-    if (t === 1) oneThread = rate;
+    const r = await best(paths, t);
+    const figure = rate(r.seconds);
+    if (t === 1) oneThread = figure;
     rows.push([
       threadsLabel(t),
       r.seconds.toFixed(2),
-      rate.toFixed(1),
-      oneThread !== null && t > 1 ? `${(rate / oneThread).toFixed(2)}x` : '',
+      figure.toFixed(1),
+      oneThread !== null && t > 1 ? `${(figure / oneThread).toFixed(2)}x` : '',
       r.cpuSeconds.toFixed(1),
       r.peakMiB.toFixed(0),
       r.loads.join(', '),
     ]);
-    console.log(`big: threads ${t}: ${rows.at(-1)!.join(', ')}`);
+    console.log(`${label}: threads ${t}: ${rows.at(-1)!.join(', ')}`);
   }
+  return rows;
+}
+
+const COLUMNS = ['vs 1 thread', 'CPU s', 'peak RSS MiB', 'load avg (1 min) before each run'];
+
+async function benchBig(): Promise<void> {
+  const set = await files('threads-big', BIG_FILES, BIG_MB * MB);
+  const mb = set.bytes / MB;
+  const rows = await sweep('big', set.paths, (seconds) => mb / seconds);
   console.log(`\n${BIG_FILES} files of ${BIG_MB} MB (${mb.toFixed(0)} MB), best of ${REPEAT}:\n`);
-  table(
-    [
-      'threads',
-      'seconds',
-      'MB/s',
-      'vs 1 thread',
-      'CPU s',
-      'peak RSS MiB',
-      'load avg (1 min) before each run',
-    ],
-    rows,
-  );
+  table(['threads', 'seconds', 'MB/s', ...COLUMNS], rows);
 }
 
 async function benchSmall(): Promise<void> {
   const set = await files('threads-small', SMALL_FILES, SMALL_KB * 1000);
-  const rows: string[][] = [];
-  let oneThread: number | null = null;
-  for (const t of THREADS) {
-    const r = await best(set.paths, t);
-    const rate = SMALL_FILES / r.seconds;
-    if (t === 1) oneThread = rate;
-    rows.push([
-      threadsLabel(t),
-      r.seconds.toFixed(2),
-      rate.toFixed(1),
-      oneThread !== null && t > 1 ? `${(rate / oneThread).toFixed(2)}x` : '',
-      r.cpuSeconds.toFixed(1),
-      r.peakMiB.toFixed(0),
-      r.loads.join(', '),
-    ]);
-    console.log(`small: threads ${t}: ${rows.at(-1)!.join(', ')}`);
-  }
+  const rows = await sweep('small', set.paths, (seconds) => SMALL_FILES / seconds);
   console.log(
     `\n${SMALL_FILES} files of ~${SMALL_KB} KB (${(set.bytes / MB).toFixed(0)} MB), best of ${REPEAT}, incl. process start:\n`,
   );
-  table(
-    [
-      'threads',
-      'seconds',
-      'files/s',
-      'vs 1 thread',
-      'CPU s',
-      'peak RSS MiB',
-      'load avg (1 min) before each run',
-    ],
-    rows,
-  );
+  table(['threads', 'seconds', 'files/s', ...COLUMNS], rows);
 }
 
 async function main(): Promise<void> {

@@ -2,7 +2,6 @@
  * `file-transformer convert ... --output-dir DIR` (the batch mode for backfills), as users run it: the
  * built CLI in a child process, on real files in a temp directory, converting on real threads.
  */
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -16,32 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanEnv, cliPath } from './support/cli.js';
+import { runCliText } from './support/cli.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cli-batch-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function cli(
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-  stdin = '',
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath(), 'convert', ...args], { cwd, env: cleanEnv(env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+function cli(args: string[], cwd: string, env: Record<string, string> = {}, stdin = '') {
+  return runCliText(['convert', ...args], { cwd, env, stdin });
 }
 
 /** A fresh working directory with the given files. */

@@ -59,3 +59,28 @@ export async function runCli(
   const code = await cli.exit;
   return { code, stdout: cli.events, stderr: cli.stderr() };
 }
+
+/**
+ * Runs `file-transformer <args>` to completion with `stdin` as its input, collecting stdout and stderr
+ * as text. `env` replaces the environment (as cleanEnv); the test runner's is inherited without it.
+ */
+export function runCliText(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; stdin?: Buffer | string },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const env = options.env ? cleanEnv(options.env) : process.env;
+    const child = spawn(process.execPath, [cliPath(), ...args], { cwd: options.cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
