@@ -12,7 +12,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
 import { ConversionError, TransformerError } from '../errors.js';
-import { type Conversions, startConversions } from '../worker/converter.js';
+import { type Conversions, startConversions } from '../worker/conversions.js';
 
 export interface BatchOptions {
   /** Paths, or `-` for stdin (at most once). */
