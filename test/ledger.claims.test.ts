@@ -54,7 +54,7 @@ describe.each(implementations)('ledger ($name)', ({ name, open }) => {
       ledger = await open(dir);
       await ledger.migrate();
       const db = new Database(join(dir, LEDGER_FILE), { readonly: true });
-      expect(db.prepare('SELECT id FROM migrations').all()).toEqual([{ id: 1 }, { id: 2 }]);
+      expect(db.prepare('SELECT id FROM migrations').all()).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       db.close();
       expect((await ledger.countByState()).pending).toBe(1);
@@ -145,6 +145,53 @@ describe.each(implementations)('ledger ($name)', ({ name, open }) => {
     expect(p2.nextCursor).toBeNull();
     expect((await ledger.listFiles('xml-bucket', { state: 'done' })).files).toEqual([]);
     expect((await ledger.listFiles('other-bucket', {})).files).toEqual([]);
+  });
+
+  it('lists pages oldest first with the same filters, the cursor then being the last id seen', async () => {
+    const keys = ['in/a.xml', 'in/b.xml', 'IN/c.xml', 'in/d.xml', 'out/e.xml'];
+    await ledger.recordVersions(
+      keys.map((k, i) => v(k, `e${i}`)),
+      'scan',
+      T0,
+    );
+    const p1 = await ledger.listFiles('xml-bucket', { prefix: 'in/', limit: 2, order: 'oldest' });
+    expect(p1.files.map((f) => f.key)).toEqual(['in/a.xml', 'in/b.xml']);
+    const p2 = await ledger.listFiles('xml-bucket', {
+      prefix: 'in/',
+      limit: 2,
+      order: 'oldest',
+      cursor: p1.nextCursor,
+    });
+    expect(p2.files.map((f) => f.key)).toEqual(['in/d.xml']);
+    expect(p2.nextCursor).toBeNull();
+  });
+
+  it('returns rows finished in a time window, oldest first, with their upload time and counts', async () => {
+    const uploaded = T0 - 60_000;
+    await ledger.recordVersions([{ ...v('a.xml', 'e1'), lastModified: new Date(uploaded) }], 'scan', T0);
+    await ledger.recordVersions([{ ...v('b.xml', 'e2'), eventTime: new Date(uploaded + 1) }], 'event', T0);
+    await ledger.recordVersions([v('c.xml', 'e3'), v('d.xml', 'e4')], 'scan', T0);
+    const rows = await ledger.claim('w1', 4, LEASE, T0);
+    const byKey = new Map(rows.map((r) => [r.key, r.id]));
+    await ledger.finish(byKey.get('b.xml')!, 'w1', 'failed', { error: 'bad' }, T0 + 2_000);
+    await ledger.finish(byKey.get('a.xml')!, 'w1', 'done', { itemsWritten: 5, itemsRejected: 1 }, T0 + 1_000);
+    await ledger.finish(byKey.get('c.xml')!, 'w1', 'done', { itemsWritten: 2 }, T0 + 3_600_000);
+    // d.xml is still processing: not finished, not listed.
+
+    expect(await ledger.finishedBetween(T0, T0 + 3_600_000)).toEqual([
+      { state: 'done', finishedAt: T0 + 1_000, uploadedAt: uploaded, itemsWritten: 5, itemsRejected: 1 },
+      {
+        state: 'failed',
+        finishedAt: T0 + 2_000,
+        uploadedAt: uploaded + 1,
+        itemsWritten: null,
+        itemsRejected: null,
+      },
+    ]);
+    const later = await ledger.finishedBetween(T0 + 2_001, T0 + 7_200_000);
+    expect(later).toEqual([
+      { state: 'done', finishedAt: T0 + 3_600_000, uploadedAt: null, itemsWritten: 2, itemsRejected: null },
+    ]);
   });
 
   it('keeps scans and settings', async () => {

@@ -1,6 +1,6 @@
 /**
  * The ledger, read and nudged over HTTP:
- *   GET  /api/files?status=&prefix=&limit=&cursor=   one page of rows, newest first, + nextCursor
+ *   GET  /api/files?status=&prefix=&limit=&cursor=&order=   one page of rows (newest first) + nextCursor
  *   GET  /api/files/{key}                             every version of a key (state, report, ...)
  *   POST /api/files/{key}/reprocess                   convert the latest version of a key again
  *
@@ -48,7 +48,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceA
     {
       schema: {
         tags: ['files'],
-        summary: 'Ledger rows (one per object version), newest first, one page at a time',
+        summary: 'Ledger rows (one per object version), newest (or oldest) first, one page at a time',
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -57,6 +57,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceA
             prefix: { type: 'string', maxLength: MAX_KEY_LENGTH },
             limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 },
             cursor: { type: 'string', minLength: 1, maxLength: 2048 },
+            order: { type: 'string', enum: ['newest', 'oldest'], default: 'newest' },
           },
         },
         response: {

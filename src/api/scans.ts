@@ -1,6 +1,7 @@
 /**
  * POST /api/scans starts a scan of the source bucket now (the same scan the schedule runs) and
- * answers 202 at once with its id; GET /api/scans/{id} follows its progress and outcome.
+ * answers 202 at once with its id; GET /api/scans/{id} follows its progress and outcome;
+ * GET /api/scans lists the most recent ones.
  */
 import type { FastifyInstance } from 'fastify';
 import { HttpError } from './errors.js';
@@ -38,6 +39,31 @@ export async function scanRoutes(app: FastifyInstance, opts: { service: ServiceA
         .send(scan);
       return reply;
     },
+  );
+
+  app.get<{ Querystring: { limit: number } }>(
+    '/api/scans',
+    {
+      schema: {
+        tags: ['scans'],
+        summary:
+          'The most recent scans, newest first: trigger, status, listed/matched/recorded, timings, error',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['scans'],
+            properties: { scans: { type: 'array', items: scanSchema } },
+          },
+          400: { $ref: 'ApiError#' },
+        },
+      },
+    },
+    async (request) => ({ scans: await service.listScans(request.query.limit) }),
   );
 
   app.get<{ Params: { id: string } }>(

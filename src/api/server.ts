@@ -18,6 +18,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installAuth } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
+import { downloadRoutes } from './downloads.js';
 import { apiErrorSchema, installErrorHandling } from './errors.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
@@ -77,6 +78,7 @@ export async function buildApi(service: ServiceApi, options: ApiOptions = {}): P
   await app.register(scanRoutes, { service });
   await app.register(fileRoutes, { service });
   await app.register(statsRoutes, { service });
+  await app.register(downloadRoutes, { service });
   await app.register(dashboardRoutes);
   for (const plugin of options.plugins ?? []) await app.register(plugin, { service });
 

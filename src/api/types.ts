@@ -4,9 +4,10 @@
  * declared to satisfy it (src/app/service.ts: `interface Service extends ServiceApi`), so the compiler
  * checks the two stay in step.
  */
+import type { Readable } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { ReadinessCheck, Schedule } from '../contracts.js';
-import type { FileState } from '../ledger/types.js';
+import type { FileState, FinishedFile } from '../ledger/types.js';
 
 export { FILE_STATES, type FileState } from '../ledger/types.js';
 
@@ -16,6 +17,17 @@ export interface FileListParams {
   prefix?: string;
   limit?: number;
   cursor?: string;
+  /** Newest first (the default) or oldest first, by discovery (ledger id). */
+  order?: 'newest' | 'oldest';
+}
+
+export type ArtifactBucket = 'target' | 'report';
+
+export interface Artifact {
+  body: Readable;
+  contentLength: number | null;
+  /** User metadata of the object (the worker writes `source-etag`: which version it came from). */
+  metadata: Record<string, string>;
 }
 
 /** The facade the API talks to. Return values are plain JSON-able objects. */
@@ -32,8 +44,18 @@ export interface ServiceApi {
   reprocess(key: string): Promise<unknown> | unknown;
   getSchedule(): Promise<object> | object;
   setSchedule(setting: Schedule): Promise<object | undefined> | object | undefined;
-  /** Ledger rows by state (GET /api/stats, the dashboard). */
-  readonly ledger: { countByState(): Promise<Record<FileState, number>> };
+  /** The most recent scans, newest first (GET /api/scans, the console's overview). */
+  listScans(limit: number): Promise<readonly object[]> | readonly object[];
+  /**
+   * Streams an object the service wrote: the JSON output (target bucket) or a report (report bucket),
+   * so the console downloads them through the API; null when the object does not exist.
+   */
+  openArtifact(where: ArtifactBucket, key: string): Promise<Artifact | null>;
+  /** Ledger rows by state (GET /api/stats) and finished rows by time (GET /api/stats/timeline). */
+  readonly ledger: {
+    countByState(): Promise<Record<FileState, number>>;
+    finishedBetween(from: number, to: number): Promise<FinishedFile[]>;
+  };
   /** The registry rendered at GET /metrics. */
   readonly metrics: { readonly registry: Registry };
   /** Called before each scrape so gauges that mirror the ledger are current. */

@@ -3,7 +3,8 @@
  * over parts that are already started (the composition root, ./index.ts, builds them). No method has
  * to ask whether start-up has happened: a Service exists only once its parts run.
  */
-import { HeadBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type ReadinessReport, runReadinessChecks } from '../api/health.js';
 import type { FileListParams, ServiceApi } from '../api/types.js';
 import { parseCron, parseIntervalHours } from '../config/parse.js';
@@ -164,6 +165,7 @@ export function serviceFacade(parts: ServiceParts): Service {
         prefix: query.prefix,
         limit: query.limit,
         cursor: query.cursor || null,
+        order: query.order,
       });
     },
     async getFileVersions(key) {
@@ -194,6 +196,19 @@ export function serviceFacade(parts: ServiceParts): Service {
       logger.info({ key, fileId: target.id, etag: target.etag }, 'reprocess requested');
       pool.wake();
       return row;
+    },
+
+    async openArtifact(where, key) {
+      const bucket = where === 'target' ? config.targetBucket : config.reportBucket;
+      try {
+        const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!(res.Body instanceof Readable))
+          throw new Error(`GetObject s3://${bucket}/${key}: no body stream`);
+        return { body: res.Body, contentLength: res.ContentLength ?? null, metadata: res.Metadata ?? {} };
+      } catch (err) {
+        if (toTransformerError(err) instanceof ObjectGoneError) return null;
+        throw err;
+      }
     },
 
     async getSchedule() {

@@ -68,14 +68,26 @@ export interface ListFilesQuery {
   prefix?: string;
   /** Default 100, at most 1000. */
   limit?: number;
-  /** From a previous page's `nextCursor`. */
+  /** From a previous page's `nextCursor` (of the same order). */
   cursor?: string | null;
+  /** By ledger id (discovery order): `newest` first (the default) or `oldest` first. */
+  order?: 'newest' | 'oldest';
 }
 
 export interface FilePage {
-  /** Newest first (by ledger id). */
+  /** In the query's order (by ledger id). */
   files: FileRecord[];
   nextCursor: string | null;
+}
+
+/** A row that reached a final state, as the activity timeline needs it (times in ms since epoch). */
+export interface FinishedFile {
+  state: FileState;
+  finishedAt: number;
+  /** When the object was uploaded: its last-modified time, else the S3 event time; null if neither. */
+  uploadedAt: number | null;
+  itemsWritten: number | null;
+  itemsRejected: number | null;
 }
 
 export type ScanStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -150,6 +162,11 @@ export interface Ledger {
   getFileVersions(bucket: string, key: string): Promise<FileRecord[]>;
   listFiles(bucket: string | null, query: ListFilesQuery): Promise<FilePage>;
   countByState(): Promise<Record<FileState, number>>;
+  /**
+   * Rows (any bucket) that finished at or after `from` and before `to`, oldest first: the activity
+   * timeline (files and items per hour, failures, upload-to-JSON lag) is computed from these.
+   */
+  finishedBetween(from: number, to: number): Promise<FinishedFile[]>;
   /** Earliest moment a row becomes claimable (a backoff timer or a lease expiry), or null. */
   nextDueAt(): Promise<number | null>;
 

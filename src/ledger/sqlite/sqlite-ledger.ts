@@ -47,6 +47,14 @@ interface FileRow {
   forced: number;
 }
 
+interface FinishedRow {
+  state: FileState;
+  finished_at: number;
+  uploaded_at: number | null;
+  items_written: number | null;
+  items_rejected: number | null;
+}
+
 interface ScanRow {
   id: number;
   trigger: ScanTrigger;
@@ -232,12 +240,13 @@ export function openSqliteLedger(file: string): Ledger {
     },
     async listFiles(bucket, query: ListFilesQuery): Promise<FilePage> {
       const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-      const before = query.cursor ? Number.parseInt(query.cursor, 10) : null;
-      const rows = stmt(SQL.LIST_FILES).all({
+      const cursor = query.cursor ? Number.parseInt(query.cursor, 10) : null;
+      const statement = query.order === 'oldest' ? SQL.LIST_FILES_OLDEST : SQL.LIST_FILES;
+      const rows = stmt(statement).all({
         bucket,
         state: query.state ?? null,
         prefix: query.prefix ? query.prefix : null,
-        before: Number.isFinite(before) ? before : null,
+        cursor: Number.isFinite(cursor) ? cursor : null,
         limit: limit + 1,
       }) as FileRow[];
       const page = rows.slice(0, limit).map(toFileRecord);
@@ -249,6 +258,16 @@ export function openSqliteLedger(file: string): Ledger {
       for (const r of stmt(SQL.COUNT_BY_STATE).all() as { state: FileState; n: number }[])
         counts[r.state] = r.n;
       return counts;
+    },
+    async finishedBetween(from, to) {
+      const rows = stmt(SQL.SELECT_FINISHED_BETWEEN).all({ from, to }) as FinishedRow[];
+      return rows.map((r) => ({
+        state: r.state,
+        finishedAt: r.finished_at,
+        uploadedAt: r.uploaded_at,
+        itemsWritten: r.items_written,
+        itemsRejected: r.items_rejected,
+      }));
     },
     async nextDueAt() {
       const row = stmt(SQL.NEXT_DUE_AT).get() as { t: number | null } | undefined;

@@ -82,16 +82,32 @@ ORDER BY COALESCE(last_modified, event_time, discovered_at) DESC, id DESC`;
  * A page of the ledger, newest first. Optional filters are written as `@x IS NULL OR ...` so one
  * statement serves every combination; the prefix test is exact (SQLite LIKE ignores case).
  */
-export const LIST_FILES = `
-SELECT * FROM files
+const LIST_FILES_FILTER = `
 WHERE (@bucket IS NULL OR bucket = @bucket)
   AND (@state IS NULL OR state = @state)
-  AND (@prefix IS NULL OR substr(key, 1, length(@prefix)) = @prefix)
-  AND (@before IS NULL OR id < @before)
+  AND (@prefix IS NULL OR substr(key, 1, length(@prefix)) = @prefix)`;
+
+export const LIST_FILES = `
+SELECT * FROM files ${LIST_FILES_FILTER}
+  AND (@cursor IS NULL OR id < @cursor)
 ORDER BY id DESC
 LIMIT @limit`;
 
+/** The same page, oldest first (the console's "oldest first"); the cursor is then the last id seen. */
+export const LIST_FILES_OLDEST = `
+SELECT * FROM files ${LIST_FILES_FILTER}
+  AND (@cursor IS NULL OR id > @cursor)
+ORDER BY id ASC
+LIMIT @limit`;
+
 export const COUNT_BY_STATE = `SELECT state, COUNT(*) AS n FROM files GROUP BY state`;
+
+/** The activity timeline's rows; served by the files_finished index. */
+export const SELECT_FINISHED_BETWEEN = `
+SELECT state, finished_at, COALESCE(last_modified, event_time) AS uploaded_at, items_written, items_rejected
+FROM files
+WHERE finished_at >= @from AND finished_at < @to
+ORDER BY finished_at`;
 
 export const NEXT_DUE_AT = `
 SELECT MIN(t) AS t FROM (
