@@ -1,8 +1,8 @@
 /**
- * The dashboard renders and answers a click in every Chromium this machine has: the one inside the
+ * The console renders and answers a click in every Chromium this machine has: the one inside the
  * `@sparticuz/chromium` npm package (always there, what a fresh machine uses), Debian's
- * `/usr/bin/chromium` where it is installed, and `CHROMIUM_PATH` when set. The full dashboard suite
- * runs only with the first of them (support/chromium's default).
+ * `/usr/bin/chromium` where it is installed, and `CHROMIUM_PATH` when set. The full console suite
+ * (test/console.*.test.ts) runs only with the first of them (support/chromium's default).
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -38,17 +38,17 @@ describe.each(chromiums)('$source ($executablePath)', (binary) => {
   let browser: Browser;
   afterAll(async () => browser?.close());
 
-  test('renders the dashboard and filters on a click, with no script error', async () => {
+  test('renders the console and filters on a change, with no script error', async () => {
     browser = await launchChromium(binary);
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${api.base}/`);
+    await page.goto(`${api.base}/files`);
     await expect.poll(() => page.locator('#ready').textContent()).toBe('ready');
-    await expect.poll(() => page.locator('#files tr').count()).toBe(1);
-    await page.locator('#states button[data-state="failed"]').click();
-    await expect.poll(() => page.locator('#files tr').count()).toBe(0);
-    expect(await page.locator('#filter-label').textContent()).toBe('(failed)');
+    await expect.poll(() => page.locator('#file-rows tr').count()).toBe(1);
+    await page.locator('#filter-state').selectOption('failed');
+    await expect.poll(() => page.locator('#file-rows tr').count()).toBe(0);
+    expect(await page.locator('#files-summary').textContent()).toBe('No files (failed).');
     expect(errors).toEqual([]);
   });
 });

@@ -1,17 +1,16 @@
 /**
- * The operations console in a real browser (headless Chromium driven by playwright-core) against a
+ * The operations console in a real browser (support/chromium's Chromium, driven by playwright-core) against a
  * real service: `startConsole()` starts s3rver, the service with its API, and one browser; each test
  * opens pages with `open(path, width)` and uploads under its own fresh prefix (`freshPrefix()`).
  * Script errors and unexpected dialogs on any page are collected in `pageErrors`.
  */
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { startTestApi, type TestApi } from './api-server.js';
+import { launchChromium } from './chromium.js';
 import { startS3rver, type TestS3 } from './s3rver.js';
 import { putObject, waitForFile } from './service.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const SOURCE = 'xml-bucket';
 
 export interface ConsoleHarness {
@@ -31,22 +30,9 @@ export interface ConsoleHarness {
 export async function startConsole(
   options: { apiToken?: string; env?: Record<string, string> } = {},
 ): Promise<ConsoleHarness> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   const s3 = await startS3rver();
   const api = await startTestApi({ endpoint: s3.endpoint, apiToken: options.apiToken, env: options.env });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   const pageErrors: string[] = [];
   let prefixes = 0;
   return {
