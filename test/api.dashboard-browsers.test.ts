@@ -47,8 +47,8 @@ describe.each(chromiums)('$source ($executablePath)', (binary) => {
     await expect.poll(() => page.locator('#ready').textContent()).toBe('ready');
     await expect.poll(() => page.locator('#file-rows tr').count()).toBe(1);
     await page.locator('#filter-state').selectOption('failed');
-    await expect.poll(() => page.locator('#file-rows tr').count()).toBe(0);
-    expect(await page.locator('#files-summary').textContent()).toBe('No files (failed).');
+    await expect.poll(() => page.locator('#files-summary').textContent()).toBe('No files (failed).');
+    expect(await page.locator('#file-rows tr').count()).toBe(0);
     expect(errors).toEqual([]);
   });
 });

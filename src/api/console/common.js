@@ -176,18 +176,26 @@ export function announce(text) {
 export function poll(tick, ms, onError) {
   let timer = null;
   let running = false;
+  let again = false;
   const run = async () => {
     clearTimeout(timer);
-    if (!running) {
-      running = true;
-      try {
-        await tick();
-        onError?.(null);
-      } catch (err) {
-        onError?.(err);
-      } finally {
-        running = false;
-      }
+    // A call while a tick is in flight (the operator changed something) runs once more right after it.
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      await tick();
+      onError?.(null);
+    } catch (err) {
+      onError?.(err);
+    } finally {
+      running = false;
+    }
+    if (again) {
+      again = false;
+      return run();
     }
     if (!document.hidden) timer = setTimeout(run, ms);
   };

@@ -166,7 +166,10 @@ export function renderFiles(view) {
   };
 
   async function load({ announceNew = false } = {}) {
+    const asked = q;
     const page = await getJson(apiQuery(q));
+    // The operator changed the query or page while this answer was on its way: it is not theirs.
+    if (q !== asked) return;
     nextCursor = page.nextCursor;
     const before = new Set([...rows.children].map((r) => r.dataset.rowKey));
     reconcile(rows, page.files, (f) => f.id, createRow, updateRow);
@@ -179,17 +182,18 @@ export function renderFiles(view) {
       page.files.length === 0
         ? `No files${what ? ` (${what})` : ''}.`
         : `Showing ${page.files.length} file${page.files.length === 1 ? '' : 's'}${what ? ` (${what})` : ''}, ${q.order} first.`;
+    showControls();
     if (q.order === 'newest') {
       const top =
         q.previous.length === 0
           ? page.files[0]
           : (await getJson(apiQuery(q, { cursor: '', limit: 1 }))).files[0];
-      if (q.previous.length === 0) newestSeen = Math.max(newestSeen, top?.id ?? 0);
+      if (q !== asked) return;
+      if (q.previous.length === 0 || newestSeen === 0) newestSeen = Math.max(newestSeen, top?.id ?? 0);
       arrived.hidden = !(q.previous.length > 0 && top && top.id > newestSeen);
     } else {
       arrived.hidden = true;
     }
-    showControls();
   }
 
   const refresh = poll(
@@ -207,7 +211,7 @@ export function renderFiles(view) {
     if (replace) history.replaceState(state, '', urlOf(q));
     else history.pushState(state, '', urlOf(q));
     rows.replaceChildren();
-    newestSeen = 0;
+    if ('state' in change || 'prefix' in change || 'order' in change) newestSeen = 0;
     refresh();
   }
 
