@@ -206,6 +206,33 @@ export function poll(tick, ms, onError) {
   return run;
 }
 
+/**
+ * A button for a call that changes something: disabled while `run` works, its progress and outcome
+ * in `status` (`busy` first; `run`'s own text after; "<failed> <the API's reason>" when it throws).
+ */
+export function actionButton({ id, label, status, busy, failed, run }) {
+  const button = el(
+    'button',
+    {
+      id,
+      type: 'button',
+      onclick: async () => {
+        button.disabled = true;
+        status.textContent = busy;
+        try {
+          await run();
+        } catch (err) {
+          status.textContent = `${failed} ${err.message}`;
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    label,
+  );
+  return button;
+}
+
 /** A section with a heading (h2) whose id labels it. */
 export function section(id, title, ...children) {
   return el(

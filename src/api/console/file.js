@@ -2,6 +2,7 @@
 // the selected version's report (rejected items by line, warnings, the file's error), downloads of
 // the JSON output and the report through the API, and "Reprocess". Refreshed every 3 s.
 import {
+  actionButton,
   announce,
   between,
   el,
@@ -213,28 +214,19 @@ export function renderFile(view, key) {
   let shownSignature = '';
 
   const actionStatus = el('p', { id: 'action-status', role: 'status' });
-  const reprocess = el(
-    'button',
-    {
-      id: 'reprocess',
-      type: 'button',
-      onclick: async () => {
-        reprocess.disabled = true;
-        actionStatus.textContent = 'Requesting…';
-        try {
-          await send('POST', `/api/files/${keyPath(key)}/reprocess`);
-          actionStatus.textContent = 'Queued for conversion again.';
-          selected = null;
-          refresh();
-        } catch (err) {
-          actionStatus.textContent = `Not reprocessed. ${err.message}`;
-        } finally {
-          reprocess.disabled = false;
-        }
-      },
+  const reprocess = actionButton({
+    id: 'reprocess',
+    label: 'Reprocess',
+    status: actionStatus,
+    busy: 'Requesting…',
+    failed: 'Not reprocessed.',
+    run: async () => {
+      await send('POST', `/api/files/${keyPath(key)}/reprocess`);
+      actionStatus.textContent = 'Queued for conversion again.';
+      selected = null;
+      refresh();
     },
-    'Reprocess',
-  );
+  });
   const headState = el('span', { id: 'file-state' });
   const loadError = el('p', { id: 'load-error', role: 'alert', class: 'error' });
   const versionsBox = el('div', { id: 'versions', class: 'versions' });

@@ -4,6 +4,7 @@
 import { barChart, lagChart } from './charts.js';
 import {
   $,
+  actionButton,
   between,
   el,
   fmtCount,
@@ -304,27 +305,18 @@ export function renderOverview(view) {
   document.title = 'Overview · file-transformer';
   const scanStatus = el('p', { id: 'scan-status', role: 'status' });
   let refresh = () => {};
-  const scanButton = el(
-    'button',
-    {
-      id: 'scan-now',
-      type: 'button',
-      onclick: async () => {
-        scanButton.disabled = true;
-        scanStatus.textContent = 'Starting a scan…';
-        try {
-          const { res } = await send('POST', '/api/scans');
-          await followScan(res.headers.get('location'), scanStatus);
-          refresh();
-        } catch (err) {
-          scanStatus.textContent = `Scan not started. ${err.message}`;
-        } finally {
-          scanButton.disabled = false;
-        }
-      },
+  const scanButton = actionButton({
+    id: 'scan-now',
+    label: 'Scan now',
+    status: scanStatus,
+    busy: 'Starting a scan…',
+    failed: 'Scan not started.',
+    run: async () => {
+      const { res } = await send('POST', '/api/scans');
+      await followScan(res.headers.get('location'), scanStatus);
+      refresh();
     },
-    'Scan now',
-  );
+  });
 
   const loadError = el('p', { id: 'load-error', role: 'alert', class: 'error' });
   view.replaceChildren(
