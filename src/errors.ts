@@ -1,18 +1,80 @@
 /**
- * The service's error vocabulary. Every failure that crosses a module boundary is one of these, and
- * each says whether trying again can help: the worker retries `retryable` errors with backoff and
- * records the others as final. `name` is set explicitly so `instanceof`-free checks (and logs) survive
- * transpilation and bundling, as bullmq does.
+ * The service's error vocabulary, in the spirit of sqs-consumer's `SQSError`: every failure that
+ * crosses a module boundary is a TransformerError carrying
+ * - `code`: what went wrong, from a small closed set (ErrorCode; the ledger's `error_code`, a metric label);
+ * - `retryable`: whether trying again can help (the worker retries with backoff, or records it as final);
+ * - `statusCode` and `serviceCode`: the HTTP status and the S3/SQS/system error code, where there is one;
+ * - `object`: the bucket, key and ETag being worked on, where known;
+ * - `cause`: the original error, for the log (pino's `err` serializer prints the chain).
+ * One class per control-flow outcome, with `name` set explicitly so logs and `err.name` checks show
+ * the class even after bundling or minification renames it. `toTransformerError` is the one place that
+ * turns anything thrown into one of these.
  */
 
-/** Base class: a failure that knows whether a retry can succeed. */
-export class TransformerError extends Error {
-  readonly retryable: boolean;
+export type ErrorCode =
+  /** The input file is not an acceptable catalogue (the converter's verdict). Final. */
+  | 'bad-file'
+  /** The source object no longer exists (NoSuchKey, or a 404 on the object itself). Final. */
+  | 'object-gone'
+  /** The bucket does not exist (misnamed, or briefly missing). Retried: an operator can fix it. */
+  | 'no-such-bucket'
+  /** Not allowed (403, bad or expired credentials). Final. */
+  | 'access-denied'
+  /** The bucket is in another region than the client's. Final: a configuration mistake. */
+  | 'wrong-region'
+  /** The store refused the request itself (another 4xx). Final. */
+  | 'bad-request'
+  /** An event notification that cannot be read. Final for that message. */
+  | 'malformed-event'
+  /** Throttled (429, SlowDown). Retried. */
+  | 'throttled'
+  /** The store or the ledger failed on its side (5xx, busy). Retried. */
+  | 'unavailable'
+  /** A request or transfer took too long. Retried. */
+  | 'timeout'
+  /** The connection failed (refused, reset, DNS, closed mid-body). Retried. */
+  | 'network'
+  /** The work was cancelled (graceful stop, lost lease). Retried. */
+  | 'aborted'
+  /** A file whose conversions kept killing their process (every lease expired). Final. */
+  | 'lease-expired'
+  /** Anything else: a bug (a ReferenceError, a TypeError) or an error we do not know. Final: retrying hides bugs. */
+  | 'internal';
 
-  constructor(message: string, options: { retryable: boolean; cause?: unknown }) {
-    super(message, { cause: options.cause });
+/** The object a failure is about. */
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  /** Bare ETag, when a version is meant. */
+  etag?: string;
+}
+
+export interface ErrorDetails {
+  code?: ErrorCode;
+  cause?: unknown;
+  statusCode?: number | null;
+  serviceCode?: string | null;
+  object?: ObjectRef | null;
+}
+
+/** Base class: a failure that knows what it is and whether a retry can succeed. */
+export class TransformerError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly statusCode: number | null;
+  readonly serviceCode: string | null;
+  readonly object: ObjectRef | null;
+  readonly time: Date;
+
+  constructor(message: string, options: ErrorDetails & { code: ErrorCode; retryable: boolean }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TransformerError';
+    this.code = options.code;
     this.retryable = options.retryable;
+    this.statusCode = options.statusCode ?? null;
+    this.serviceCode = options.serviceCode ?? null;
+    this.object = options.object ?? null;
+    this.time = new Date();
   }
 }
 
@@ -25,7 +87,7 @@ export class ConversionError extends TransformerError {
   readonly line: number | null;
 
   constructor(message: string, line: number | null, cause?: unknown) {
-    super(message, { retryable: false, cause });
+    super(message, { code: 'bad-file', retryable: false, cause });
     this.name = 'ConversionError';
     this.line = line;
   }
@@ -33,24 +95,24 @@ export class ConversionError extends TransformerError {
 
 /** The object named by a ledger row no longer exists (deleted before it was read). Final. */
 export class ObjectGoneError extends TransformerError {
-  constructor(message: string, cause?: unknown) {
-    super(message, { retryable: false, cause });
+  constructor(message: string, details: Omit<ErrorDetails, 'code'> = {}) {
+    super(message, { ...details, code: 'object-gone', retryable: false });
     this.name = 'ObjectGoneError';
   }
 }
 
-/** A storage or network failure that may pass: throttling, 5xx, resets, timeouts. Retry later. */
+/** A failure that may pass: throttling, 5xx, resets, timeouts, a missing bucket. Retry later. */
 export class TransientError extends TransformerError {
-  constructor(message: string, cause?: unknown) {
-    super(message, { retryable: true, cause });
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, { ...details, code: details.code ?? 'unavailable', retryable: true });
     this.name = 'TransientError';
   }
 }
 
-/** A failure that will not pass by itself: access denied, missing bucket, bad request. */
+/** A failure that will not pass by itself: access denied, wrong region, bad request, a bug. */
 export class PermanentError extends TransformerError {
-  constructor(message: string, cause?: unknown) {
-    super(message, { retryable: false, cause });
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, { ...details, code: details.code ?? 'internal', retryable: false });
     this.name = 'PermanentError';
   }
 }
@@ -66,69 +128,133 @@ export class ConfigError extends Error {
   }
 }
 
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'UND_ERR_SOCKET',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'TimeoutError',
-  'RequestTimeout',
-  'RequestTimeTooSkewed',
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'ServiceUnavailable',
-  'InternalError',
+/** Service and system error codes (the SDK's `name`, Node's `code`) by what they mean. */
+const SERVICE_CODES: Record<string, ErrorCode> = {
+  NoSuchKey: 'object-gone',
+  NotFound: 'object-gone',
+  NoSuchVersion: 'object-gone',
+  NoSuchBucket: 'no-such-bucket',
+  AccessDenied: 'access-denied',
+  AccessDeniedException: 'access-denied',
+  AllAccessDisabled: 'access-denied',
+  InvalidAccessKeyId: 'access-denied',
+  SignatureDoesNotMatch: 'access-denied',
+  ExpiredToken: 'access-denied',
+  InvalidToken: 'access-denied',
+  PermanentRedirect: 'wrong-region',
+  AuthorizationHeaderMalformed: 'wrong-region',
+  IllegalLocationConstraintException: 'wrong-region',
+  SlowDown: 'throttled',
+  Throttling: 'throttled',
+  ThrottlingException: 'throttled',
+  TooManyRequestsException: 'throttled',
+  RequestLimitExceeded: 'throttled',
+  ServiceUnavailable: 'unavailable',
+  InternalError: 'unavailable',
+  // The multipart upload was aborted under us (e.g. after a timeout): start the file again.
+  NoSuchUpload: 'unavailable',
+  SQLITE_BUSY: 'unavailable',
+  SQLITE_LOCKED: 'unavailable',
+  TimeoutError: 'timeout',
+  RequestTimeout: 'timeout',
+  RequestTimeoutException: 'timeout',
+  RequestTimeTooSkewed: 'timeout',
+  ETIMEDOUT: 'timeout',
+  ESOCKETTIMEDOUT: 'timeout',
+  ECONNRESET: 'network',
+  ECONNREFUSED: 'network',
+  ECONNABORTED: 'network',
+  EPIPE: 'network',
+  EAI_AGAIN: 'network',
+  ENOTFOUND: 'network',
+  EHOSTUNREACH: 'network',
+  ENETUNREACH: 'network',
+  UND_ERR_SOCKET: 'network',
+  UND_ERR_CONNECT_TIMEOUT: 'timeout',
+  ERR_STREAM_PREMATURE_CLOSE: 'network',
+  AbortError: 'aborted',
+};
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  'no-such-bucket',
+  'throttled',
+  'unavailable',
+  'timeout',
+  'network',
+  'aborted',
 ]);
 
-const GONE_CODES = new Set(['NoSuchKey', 'NotFound', 'NoSuchVersion']);
+export function isRetryable(code: ErrorCode): boolean {
+  return RETRYABLE.has(code);
+}
 
 interface ErrorLike {
   name?: unknown;
   code?: unknown;
   message?: unknown;
+  cause?: unknown;
+  $fault?: unknown;
   $metadata?: { httpStatusCode?: unknown };
-  $retryable?: unknown;
+  $retryable?: { throttling?: unknown };
 }
+
+const asErrorLike = (err: unknown): ErrorLike => (typeof err === 'object' && err !== null ? err : {});
+const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 /** The HTTP status an AWS SDK error carries; 0 when there is none (network failures, our own errors). */
 export function httpStatusOf(err: unknown): number {
-  const status = (err as ErrorLike | null | undefined)?.$metadata?.httpStatusCode;
+  const status = asErrorLike(err).$metadata?.httpStatusCode;
   return typeof status === 'number' ? status : 0;
 }
 
-/**
- * Classifies anything thrown by the AWS SDK, Node's network stack or our own code into a
- * TransformerError, like sqs-consumer's `toSQSError`: the one place that decides retry vs final.
- */
-export function toTransformerError(err: unknown): TransformerError {
-  if (err instanceof TransformerError) return err;
-  const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
-  const name = typeof e.name === 'string' ? e.name : '';
-  const code = typeof e.code === 'string' ? e.code : '';
-  const message = typeof e.message === 'string' ? e.message : String(err);
-  const status = httpStatusOf(err);
+/** The service or system error code: the SDK's error name (NoSuchKey), else Node's `code` (ECONNRESET). */
+function serviceCodeOf(err: unknown): string | null {
+  const e = asErrorLike(err);
+  const name = str(e.name);
+  const code = str(e.code);
+  if (code in SERVICE_CODES) return code;
+  if (name in SERVICE_CODES) return name;
+  // fetch (undici) wraps the socket error: TypeError('fetch failed', { cause: { code } }).
+  const causeCode = str(asErrorLike(e.cause).code);
+  if (causeCode in SERVICE_CODES) return causeCode;
+  if (e.$metadata !== undefined && name !== '' && name !== 'Error') return name;
+  return code || null;
+}
 
-  if (GONE_CODES.has(name) || GONE_CODES.has(code) || status === 404) {
-    return new ObjectGoneError(message || 'object not found', err);
-  }
-  if (
-    TRANSIENT_CODES.has(name) ||
-    TRANSIENT_CODES.has(code) ||
-    e.$retryable !== undefined ||
-    status === 429 ||
-    status >= 500 ||
-    name === 'AbortError'
-  ) {
-    return new TransientError(message, err);
-  }
-  // Errors with no HTTP status are network-level failures (socket closed mid-body and the like).
-  if (status === 0 && !(err instanceof TypeError) && !(err instanceof RangeError)) {
-    return new TransientError(message, err);
-  }
-  return new PermanentError(message, err);
+function codeFor(err: unknown, status: number, serviceCode: string | null): ErrorCode {
+  const known = serviceCode === null ? undefined : SERVICE_CODES[serviceCode];
+  if (known) return known;
+  const e = asErrorLike(err);
+  if (status === 404) return serviceCode === null ? 'object-gone' : 'bad-request';
+  if (status === 429) return 'throttled';
+  if (status === 403) return 'access-denied';
+  if (status === 301) return 'wrong-region';
+  if (status === 408) return 'timeout';
+  if (status >= 500 || e.$fault === 'server') return 'unavailable';
+  if (e.$retryable !== undefined) return e.$retryable.throttling === true ? 'throttled' : 'unavailable';
+  if (status >= 400) return 'bad-request';
+  return 'internal';
+}
+
+/**
+ * Classifies anything thrown by the AWS SDK, Node's network stack, the ledger or our own code into a
+ * TransformerError, like sqs-consumer's `toSQSError`: the one place that decides retry vs final.
+ * `object` names what was being worked on (a TransformerError passes through unchanged). An error nobody recognises is `internal` and final: a ReferenceError retried five times
+ * is a bug hidden, not an outage ridden out.
+ */
+export function toTransformerError(err: unknown, object?: ObjectRef): TransformerError {
+  if (err instanceof TransformerError) return err;
+  const e = asErrorLike(err);
+  const message = str(e.message) || String(err);
+  const statusCode = httpStatusOf(err) || null;
+  const serviceCode = serviceCodeOf(err);
+  const code = codeFor(err, statusCode ?? 0, serviceCode);
+  const details = { code, cause: err, statusCode, serviceCode, object: object ?? null };
+  if (code === 'object-gone') return new ObjectGoneError(message || 'object not found', details);
+  return isRetryable(code) ? new TransientError(message, details) : new PermanentError(message, details);
+}
+
+/** The error as the ledger and the API keep it: its message and code. */
+export function errorRecord(err: TransformerError): { error: string; errorCode: ErrorCode } {
+  return { error: err.message, errorCode: err.code };
 }

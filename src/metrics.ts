@@ -16,6 +16,11 @@ export interface Metrics {
   conversionSeconds: Histogram;
   /** Attempts that failed with a retryable error and were scheduled again. */
   retriesTotal: Counter;
+  /**
+   * Conversion attempts that ended in an error, by its code (errors.ts ErrorCode) and whether it was
+   * final (the file failed or is gone) or retried.
+   */
+  errorsTotal: Counter<'code' | 'final'>;
   scanSeconds: Histogram;
   scanObjectsListedTotal: Counter;
   /** Ledger rows by state, refreshed on scrape. */
@@ -64,6 +69,12 @@ export function createMetrics(): Metrics {
     retriesTotal: new Counter({
       name: 'file_transformer_retries_total',
       help: 'Conversion attempts that failed transiently and were scheduled again',
+      registers,
+    }),
+    errorsTotal: new Counter({
+      name: 'file_transformer_errors_total',
+      help: 'Conversion attempts that ended in an error, by error code and whether it was final',
+      labelNames: ['code', 'final'],
       registers,
     }),
     scanSeconds: new Histogram({

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LEDGER_FILE, type Ledger, openLedger } from '../src/ledger/index.js';
+import { MIGRATIONS } from '../src/ledger/sqlite/migrations.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const LEASE = 60_000;
@@ -54,7 +55,7 @@ describe.each(implementations)('ledger ($name)', ({ name, open }) => {
       ledger = await open(dir);
       await ledger.migrate();
       const db = new Database(join(dir, LEDGER_FILE), { readonly: true });
-      expect(db.prepare('SELECT id FROM migrations').all()).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+      expect(db.prepare('SELECT id FROM migrations').all()).toEqual(MIGRATIONS.map(({ id }) => ({ id })));
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       db.close();
       expect((await ledger.countByState()).pending).toBe(1);
@@ -101,11 +102,19 @@ describe.each(implementations)('ledger ($name)', ({ name, open }) => {
   it('backs off: a retried row is not due before its time, and keeps its error', async () => {
     await ledger.recordVersions([v('a.xml', 'e1')], 'scan', T0);
     const [row] = await ledger.claim('w1', 1, LEASE, T0);
-    expect(await ledger.retryLater(row!.id, 'w1', 'SlowDown', T0 + 5000, T0 + 10)).toBe(true);
+    expect(
+      await ledger.retryLater(
+        row!.id,
+        'w1',
+        { error: 'SlowDown', errorCode: 'throttled' },
+        T0 + 5000,
+        T0 + 10,
+      ),
+    ).toBe(true);
     expect(await ledger.nextDueAt()).toBe(T0 + 5000);
     expect(await ledger.claim('w1', 1, LEASE, T0 + 4999)).toEqual([]);
     const again = await ledger.claim('w1', 1, LEASE, T0 + 5000);
-    expect(again[0]).toMatchObject({ attempts: 2, error: 'SlowDown' });
+    expect(again[0]).toMatchObject({ attempts: 2, error: 'SlowDown', errorCode: 'throttled' });
   });
 
   it('gives released rows back as pending, due now, without counting the interrupted attempt', async () => {

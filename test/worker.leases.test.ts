@@ -117,7 +117,12 @@ test('claims a file in backoff again when its retry is due, not before (and not 
   startPool(async (r) => {
     claimed.push(Date.now());
     if (claimed.length === 1) {
-      await ledger.retryLater(r.id, OWNER, 'flaky', Date.now() + RETRY_IN_MS);
+      await ledger.retryLater(
+        r.id,
+        OWNER,
+        { error: 'flaky', errorCode: 'network' },
+        Date.now() + RETRY_IN_MS,
+      );
     } else {
       await ledger.finish(r.id, OWNER, 'done', {});
     }

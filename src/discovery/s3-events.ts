@@ -71,7 +71,7 @@ export interface ParsedNotification {
 /** The message as a whole is not a notification we understand (bad JSON, unknown shape). */
 export class MalformedNotificationError extends PermanentError {
   constructor(message: string, cause?: unknown) {
-    super(message, cause);
+    super(message, { code: 'malformed-event', cause });
     this.name = 'MalformedNotificationError';
   }
 }

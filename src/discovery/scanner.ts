@@ -86,7 +86,7 @@ export class Scanner {
       const message = this.controller.signal.aborted
         ? 'interrupted: the service stopped'
         : toTransformerError(err).message;
-      logger.error({ scanId: id, err: message }, 'scan failed');
+      logger.error({ scanId: id, err }, 'scan failed');
       const row = await ledger.getScan(id);
       await ledger.finishScan(id, row ?? zero, message);
     } finally {

@@ -6,6 +6,7 @@
  */
 
 import type { DiscoveredBy, ObjectVersion } from '../contracts.js';
+import type { ErrorCode } from '../errors.js';
 
 export type { DiscoveredBy, ObjectVersion } from '../contracts.js';
 /** The ledger stores ETags bare; the rule is S3's, defined once in s3-format.ts. */
@@ -40,6 +41,8 @@ export interface FileRecord {
   bytes: number | null;
   /** Last error message (of a failed file, or of the last transient failure while pending). */
   error: string | null;
+  /** Its code (errors.ts ErrorCode: `bad-file`, `object-gone`, `throttled`, ...); null without an error. */
+  errorCode: ErrorCode | null;
   /** The converter's report (JSON), when the file was converted or failed as a whole. */
   report: unknown | null;
   /** Target bucket key of the JSON, once written. */
@@ -51,12 +54,19 @@ export interface FileRecord {
   forced: boolean;
 }
 
+/** A failure as the ledger keeps it: the message and its code. */
+export interface FileError {
+  error: string;
+  errorCode: ErrorCode | null;
+}
+
 /** What a worker records when a claimed row reaches a final state. */
 export interface FileOutcome {
   itemsWritten?: number | null;
   itemsRejected?: number | null;
   bytes?: number | null;
   error?: string | null;
+  errorCode?: ErrorCode | null;
   report?: unknown;
   outputKey?: string | null;
   reportKey?: string | null;
@@ -147,8 +157,14 @@ export interface Ledger {
     outcome: FileOutcome,
     now?: number,
   ): Promise<FileRecord | null>;
-  /** Transient failure: back to pending until `nextAttemptAt`. False when no longer ours. */
-  retryLater(id: number, owner: string, error: string, nextAttemptAt: number, now?: number): Promise<boolean>;
+  /** Transient failure: back to pending until `nextAttemptAt`, keeping the error. False when no longer ours. */
+  retryLater(
+    id: number,
+    owner: string,
+    failure: FileError,
+    nextAttemptAt: number,
+    now?: number,
+  ): Promise<boolean>;
   /** Gives rows back (graceful stop): pending, due now, the interrupted attempt not counted. */
   releaseLeases(owner: string, ids?: number[], now?: number): Promise<number>;
   /**

@@ -110,15 +110,14 @@ export async function convertVersion(input: PipelineInput): Promise<PipelineResu
   try {
     return await convert(input);
   } catch (err) {
-    if (err instanceof Superseded)
-      return { state: 'skipped', outcome: { error: err.message }, converted: null };
-    const e: TransformerError = toTransformerError(err);
+    if (err instanceof Superseded) {
+      return { state: 'skipped', outcome: { error: err.message, errorCode: null }, converted: null };
+    }
+    const { bucket, key, etag } = input.version;
+    const e: TransformerError = toTransformerError(err, { bucket, key, etag });
     if (e instanceof ObjectGoneError) {
-      return {
-        state: 'gone',
-        outcome: { error: `the source object is gone: ${e.message}` },
-        converted: null,
-      };
+      const error = `the source object is gone: ${e.message}`;
+      return { state: 'gone', outcome: { error, errorCode: e.code }, converted: null };
     }
     throw e;
   }
@@ -173,7 +172,7 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     source.destroy();
   });
   source.pipe(stream);
-  const onAbort = () => source.destroy(new TransientError('conversion aborted'));
+  const onAbort = () => source.destroy(new TransientError('conversion aborted', { code: 'aborted' }));
   signal.addEventListener('abort', onAbort, { once: true });
 
   const metadata: Record<string, string> = { 'source-etag': version.etag };
@@ -212,8 +211,16 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
   }
   if (cause?.part === 'upload') {
     const e = toTransformerError(cause.error);
-    // A 404 while writing means the target bucket is missing, not that the source is gone.
-    throw e instanceof ObjectGoneError ? new TransientError(`target bucket: ${e.message}`, e) : e;
+    // A 404 while writing means the target bucket is missing (never that the source is gone): say so.
+    if (e.code !== 'no-such-bucket' && e.code !== 'object-gone') throw e;
+    const { statusCode, serviceCode } = e;
+    throw new TransientError(`target bucket: ${e.message}`, {
+      code: 'no-such-bucket',
+      cause: cause.error,
+      statusCode,
+      serviceCode,
+      object: { bucket: settings.targetBucket, key: outputKey },
+    });
   }
   if (rep?.error) {
     // The file fails as a whole: nothing may be visible. A failed stream aborts the upload; if the store
@@ -225,6 +232,7 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
       state: 'failed',
       outcome: {
         error: rep.error.line === null ? rep.error.message : `line ${rep.error.line}: ${rep.error.message}`,
+        errorCode: 'bad-file',
         report: fullReport,
         reportKey,
         bytes: rep.bytes,

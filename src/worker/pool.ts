@@ -9,7 +9,7 @@ export interface WorkerPoolOptions {
   /** Longest sleep when nothing wakes the pool (backoff timers and lease expiries are timed exactly). */
   pollMs: number;
   logger: Logger;
-  /** Converts one claimed row and records its outcome; must not throw. */
+  /** Converts one claimed row and records its outcome; rejects only when the ledger fails (logged here). */
   process: (row: FileRecord, signal: AbortSignal) => Promise<void>;
 }
 
@@ -90,7 +90,7 @@ export class WorkerPool {
         try {
           rows = await ledger.claim(owner, free, leaseMs);
         } catch (err) {
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, 'claiming work failed');
+          logger.error({ err }, 'claiming work failed');
         }
         for (const row of rows) this.launch(row);
         // A full batch suggests more is due: claim again as soon as a slot frees.
@@ -105,7 +105,7 @@ export class WorkerPool {
     const done = this.options
       .process(row, controller.signal)
       .catch((err: unknown) => {
-        this.options.logger.error({ fileId: row.id, err: String(err) }, 'worker crashed on a file');
+        this.options.logger.error({ fileId: row.id, err }, 'worker crashed on a file');
       })
       .finally(() => {
         this.tasks.delete(row.id);
@@ -150,7 +150,7 @@ export class WorkerPool {
           task.controller.abort();
         }
       } catch (err) {
-        this.options.logger.error({ err: String(err) }, 'lease renewal failed');
+        this.options.logger.error({ err }, 'lease renewal failed');
       }
     }
   }

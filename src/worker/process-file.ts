@@ -7,7 +7,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { backoffDelayMs } from '../backoff.js';
 import type { Config } from '../config/types.js';
-import { toTransformerError } from '../errors.js';
+import { errorRecord, type TransformerError, toTransformerError } from '../errors.js';
 import type { FileOutcome, FileRecord, Ledger } from '../ledger/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -35,13 +35,14 @@ export async function processFile(ctx: WorkerContext, row: FileRecord, signal: A
   const { config, ledger, metrics, owner } = ctx;
   const log = ctx.logger.child({ fileId: row.id, key: row.key, etag: row.etag, attempt: row.attempts });
   const started = performance.now();
-  const finish = async (state: PipelineResult['state'], outcome: FileOutcome) => {
+  const finish = async (state: PipelineResult['state'], outcome: FileOutcome, err?: TransformerError) => {
     const saved = await ledger.finish(row.id, owner, state, outcome);
     if (!saved) {
       log.warn({ state }, 'lease lost before the outcome was recorded; another worker owns this file now');
       return;
     }
     metrics.filesTotal.inc({ outcome: state });
+    if (outcome.errorCode) metrics.errorsTotal.inc({ code: outcome.errorCode, final: 'true' });
     metrics.conversionSeconds.observe((performance.now() - started) / 1000);
     if (state === 'done' && saved.eventTime) {
       metrics.eventLagSeconds.observe(Math.max(0, Date.now() - Date.parse(saved.eventTime)) / 1000);
@@ -53,6 +54,8 @@ export async function processFile(ctx: WorkerContext, row: FileRecord, signal: A
         itemsWritten: outcome.itemsWritten,
         itemsRejected: outcome.itemsRejected,
         error: outcome.error,
+        errorCode: outcome.errorCode,
+        err,
       },
       `file ${state}`,
     );
@@ -60,7 +63,8 @@ export async function processFile(ctx: WorkerContext, row: FileRecord, signal: A
 
   if (row.attempts > config.maxAttempts) {
     // Only reachable through expired leases (crashes): a file that kills the process must not loop.
-    await finish('failed', { error: `gave up after ${row.attempts - 1} attempts (leases expired)` });
+    const error = `gave up after ${row.attempts - 1} attempts (leases expired)`;
+    await finish('failed', { error, errorCode: 'lease-expired' });
     return;
   }
 
@@ -88,16 +92,17 @@ export async function processFile(ctx: WorkerContext, row: FileRecord, signal: A
     });
   } catch (err) {
     if (signal.aborted) return;
-    const e = toTransformerError(err);
+    const e = toTransformerError(err, { bucket: row.bucket, key: row.key, etag: row.etag });
     if (e.retryable && row.attempts < config.maxAttempts) {
       const delay = backoffDelayMs(row.attempts, config.retryBaseMs, config.retryMaxMs);
-      if (await ledger.retryLater(row.id, owner, e.message, Date.now() + delay)) {
+      if (await ledger.retryLater(row.id, owner, errorRecord(e), Date.now() + delay)) {
         metrics.retriesTotal.inc();
+        metrics.errorsTotal.inc({ code: e.code, final: 'false' });
         log.warn({ err: e, retryInMs: delay }, 'transient failure; will retry');
       }
     } else {
       const why = e.retryable ? `gave up after ${row.attempts} attempts: ${e.message}` : e.message;
-      await finish('failed', { error: why });
+      await finish('failed', { error: why, errorCode: e.code }, e);
     }
     return;
   }

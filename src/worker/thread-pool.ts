@@ -151,7 +151,12 @@ export class ConvertThreadPool {
           { err: failure ?? undefined, exitCode: code, source: job.source },
           'conversion thread died; its file will be retried',
         );
-        job.threadDied(new TransientError(`the conversion thread died: ${why}`, failure ?? undefined));
+        job.threadDied(
+          new TransientError(`the conversion thread died: ${why}`, {
+            code: 'unavailable',
+            cause: failure ?? undefined,
+          }),
+        );
       }
       this.dispatch();
     });

@@ -83,8 +83,14 @@ ALTER TABLE scans ADD COLUMN updated_at INTEGER;
 /** The console's 24-hour timeline reads rows by when they finished. */
 const M003_FINISHED_INDEX = `CREATE INDEX files_finished ON files (finished_at);`;
 
+/** The error's code (errors.ts ErrorCode) next to its message, for the API, metrics and queries. */
+const M004_ERROR_CODE = `
+ALTER TABLE files ADD COLUMN error_code TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'initial: files, scans, settings', sql: M001_INITIAL },
   { id: 2, name: 'scans: owner and progress time', sql: M002_SCAN_OWNER },
   { id: 3, name: 'files: index on finished_at', sql: M003_FINISHED_INDEX },
+  { id: 4, name: 'files: error_code', sql: M004_ERROR_CODE },
 ];

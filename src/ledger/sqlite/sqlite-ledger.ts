@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { ErrorCode } from '../../errors.js';
 import {
   type DiscoveredBy,
   FILE_STATES,
@@ -40,6 +41,7 @@ interface FileRow {
   items_rejected: number | null;
   bytes: number | null;
   error: string | null;
+  error_code: ErrorCode | null;
   report: string | null;
   output_key: string | null;
   report_key: string | null;
@@ -100,6 +102,7 @@ function toFileRecord(row: FileRow): FileRecord {
     itemsRejected: row.items_rejected,
     bytes: row.bytes,
     error: row.error,
+    errorCode: row.error_code,
     report: row.report === null ? null : (JSON.parse(row.report) as unknown),
     outputKey: row.output_key,
     reportKey: row.report_key,
@@ -210,6 +213,7 @@ export function openSqliteLedger(file: string): Ledger {
         itemsRejected: outcome.itemsRejected ?? null,
         bytes: outcome.bytes ?? null,
         error: outcome.error ?? null,
+        errorCode: outcome.errorCode ?? null,
         report:
           outcome.report === undefined || outcome.report === null ? null : JSON.stringify(outcome.report),
         outputKey: outcome.outputKey ?? null,
@@ -217,8 +221,9 @@ export function openSqliteLedger(file: string): Ledger {
       }) as FileRow | undefined;
       return row ? toFileRecord(row) : null;
     },
-    async retryLater(id, owner, error, nextAttemptAt, now = Date.now()) {
-      return stmt(SQL.RETRY_LATER).run({ id, owner, error, nextAttemptAt, now }).changes === 1;
+    async retryLater(id, owner, failure, nextAttemptAt, now = Date.now()) {
+      const { error, errorCode } = failure;
+      return stmt(SQL.RETRY_LATER).run({ id, owner, error, errorCode, nextAttemptAt, now }).changes === 1;
     },
     async releaseLeases(owner, ids, now = Date.now()) {
       if (ids === undefined) return stmt(SQL.RELEASE_OWNER_LEASES).run({ owner, now }).changes;

@@ -46,7 +46,7 @@ export const FINISH = `
 UPDATE files
 SET state = @state, lease_owner = NULL, lease_expires_at = NULL, finished_at = @now, updated_at = @now,
     items_written = @itemsWritten, items_rejected = @itemsRejected, bytes = @bytes, error = @error,
-    report = @report, output_key = @outputKey, report_key = @reportKey, forced = 0
+    error_code = @errorCode, report = @report, output_key = @outputKey, report_key = @reportKey, forced = 0
 WHERE id = @id AND state = 'processing' AND lease_owner = @owner
 RETURNING *`;
 
@@ -54,7 +54,7 @@ RETURNING *`;
 export const RETRY_LATER = `
 UPDATE files
 SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = @nextAttemptAt,
-    error = @error, updated_at = @now
+    error = @error, error_code = @errorCode, updated_at = @now
 WHERE id = @id AND state = 'processing' AND lease_owner = @owner`;
 
 /** Graceful stop: our leased rows go back to pending, due now; the interrupted claim is refunded. */
@@ -69,7 +69,8 @@ export const RELEASE_LEASE = `${RELEASE_OWNER_LEASES} AND id = @id`;
 /** Reprocess: convert this version again, bypassing the "target already has it" shortcut. */
 export const REQUEUE = `
 UPDATE files
-SET state = 'pending', attempts = 0, next_attempt_at = @now, forced = 1, error = NULL, updated_at = @now
+SET state = 'pending', attempts = 0, next_attempt_at = @now, forced = 1, error = NULL, error_code = NULL,
+    updated_at = @now
 WHERE id = @id AND state <> 'processing'`;
 
 export const SELECT_FILE = `SELECT * FROM files WHERE id = @id`;
