@@ -10,14 +10,19 @@
  * Env: BENCH_SIZES=10,100 (MB, default 10,100,1000); BENCH_PARSERS=ours,saxes; BENCH_REPEAT=n runs
  * per cell (default 3 up to 100 MB, 1 above), best time reported; BENCH_VERIFY=1 also compares the
  * outputs' sha256 (costs time). MB = 10^6 bytes throughout.
+ *
+ * Then the item size limit (issue 8): peak RSS of the CLI on one item with a BENCH_LONG_ITEM_MB (default
+ * 600) MiB description in a gzip of well under 1 MB, with the default limit and with 1 MiB.
+ * BENCH_PARTS picks sections: parsers,long-item (default both).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { writeLargeCatalogue } from '../test/support/catalogue.js';
+import { CLI, longItemFile, timeNode } from './support/cli-runs.js';
 import type { ChildResult } from './support/convert-child.js';
 
 const run = promisify(execFile);
@@ -114,7 +119,48 @@ async function measure(
   return [row, b];
 }
 
+/** Issue 8: the CLI's peak RSS on one item far over the item size limit. */
+async function longItem(): Promise<void> {
+  const mib = Number(process.env.BENCH_LONG_ITEM_MB ?? 600);
+  process.stdout.write(`\nitem size limit: one item with a ${mib} MiB description, gzip-compressed\n`);
+  const file = await longItemFile(benchDir, mib);
+  const { size } = await stat(file);
+  const output = join(benchDir, 'long-item.json');
+  const reportFile = join(benchDir, 'long-item.report.json');
+  const rows: string[] = [];
+  for (const limit of [null, '1M']) {
+    const flags = limit === null ? [] : ['--max-item-bytes', limit];
+    const r = await timeNode([CLI, 'convert', file, '-o', output, '-r', reportFile, ...flags], benchDir);
+    const report = JSON.parse(await readFile(reportFile, 'utf8')) as {
+      itemsWritten: number;
+      itemsRejected: number;
+      bytes: number;
+    };
+    if (report.itemsWritten !== 1 || report.itemsRejected !== 1) {
+      throw new Error(`long item: expected 1 written and 1 rejected, got ${JSON.stringify(report)}`);
+    }
+    const label = limit === null ? '16M (default)' : limit;
+    rows.push(
+      `| ${label} | ${(size / 1e3).toFixed(0)} KB | ${(report.bytes / MB).toFixed(0)} MB | ${r.seconds.toFixed(2)} | ${(r.maxRss / MB).toFixed(0)} | 1 written, 1 rejected |`,
+    );
+    process.stdout.write(`${rows.at(-1)}\n`);
+  }
+  await rm(output, { force: true });
+  process.stdout.write(
+    `\n\`file-transformer convert ${file} -o … -r …\`, load average ${loadAverage()}\n\n` +
+      '| --max-item-bytes | input (gzip) | decompressed | seconds | peak RSS MB | items |\n' +
+      '| --- | ---: | ---: | ---: | ---: | --- |\n' +
+      `${rows.join('\n')}\n`,
+  );
+}
+
 async function main(): Promise<void> {
+  const parts = (process.env.BENCH_PARTS ?? 'parsers,long-item').split(',').map((s) => s.trim());
+  if (parts.includes('parsers')) await parsersTable();
+  if (parts.includes('long-item')) await longItem();
+}
+
+async function parsersTable(): Promise<void> {
   const sizes = (process.env.BENCH_SIZES ?? '10,100,1000').split(',').map((s) => Number(s.trim()));
   const parsers = (process.env.BENCH_PARSERS ?? 'ours,saxes,fxp').split(',').map((s) => s.trim());
   process.stdout.write(`${cpus().length} CPUs, Node ${process.version}, load average ${loadAverage()}\n`);

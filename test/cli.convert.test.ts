@@ -139,6 +139,16 @@ describe('file-transformer convert', () => {
     expect(suffix.code).toBe(0);
   });
 
+  it('applies --max-item-bytes: a longer item is rejected with its line, the rest converts', async () => {
+    const xml = `<items>\n<item id="long"><description>${'d'.repeat(2000)}</description></item>\n<item id="2"/>\n</items>`;
+    const r = await cli([file('items.xml', xml), '--max-item-bytes', '1K']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('converted 1 item, 1 rejected');
+    expect(r.stderr).toContain('rejected: line 2 (id long): item is larger than the limit of 1024 bytes');
+    const roomy = await cli([file('items2.xml', xml), '--max-item-bytes', '1M']);
+    expect(roomy.stderr).toContain('converted 2 items, 0 rejected');
+  });
+
   it.each([
     [['--bogus', 'x.xml'], "Unknown option '--bogus'"],
     [[], 'missing the input file'],
@@ -148,6 +158,7 @@ describe('file-transformer convert', () => {
     [['x.xml', '--max-bytes', 'lots'], '--max-bytes needs a whole number'],
     [['x.xml', '--max-image-type', '0'], '--max-image-type must be from 1 to 100000'],
     [['x.xml', '--max-image-type', '100001'], '--max-image-type must be from 1 to 100000'],
+    [['x.xml', '--max-item-bytes', '0'], '--max-item-bytes must be at least 1'],
   ])('exits 2 on usage errors (%j) with a hint to --help', async (args, message) => {
     const r = await cli(args);
     expect(r.code).toBe(2);

@@ -92,6 +92,7 @@ describe('configuration', () => {
       SOURCE_PREFIX: 'incoming/',
       STRICT: 'yes',
       MAX_FILE_BYTES: '512MiB',
+      MAX_ITEM_BYTES: '1MiB',
       REPORT_BUCKET: 'reports',
       REPORT_PREFIX: 'r/',
       EVENTS: 'off',
@@ -102,6 +103,8 @@ describe('configuration', () => {
     expect(c.sourcePrefix).toBe('incoming/');
     expect(c.strict).toBe(true);
     expect(c.maxFileBytes).toBe(512 * 1024 * 1024);
+    expect(c.maxItemBytes).toBe(1024 * 1024);
+    expect(load({}).maxItemBytes).toBe(16 * 1024 * 1024);
     expect(c.reportBucket).toBe('reports');
     expect(c.reportPrefix).toBe('r/');
     expect(c.events).toBe(false);
@@ -121,6 +124,7 @@ describe('configuration', () => {
     [{ MAX_ATTEMPTS: '0' }, 'MAX_ATTEMPTS', /from 1 to 100/],
     [{ STRICT: 'maybe' }, 'STRICT', /on\/off/],
     [{ MAX_FILE_BYTES: 'huge' }, 'MAX_FILE_BYTES', /size in bytes/],
+    [{ MAX_ITEM_BYTES: '0' }, 'MAX_ITEM_BYTES', /size in bytes/],
     [{ S3_ENDPOINT: 'localhost:4566' }, 'S3_ENDPOINT', /http\(s\) URL/],
     [{ SOURCE_BUCKET: 'Bad_Bucket', TARGET_BUCKET: 'out-json' }, 'SOURCE_BUCKET', /bucket name/],
     [{ SOURCE_BUCKET: 'only-source' }, 'TARGET_BUCKET', /bucket name/],

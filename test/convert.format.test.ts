@@ -356,6 +356,99 @@ describe('rejected items (left out, listed in the report with line, id, field, r
   });
 });
 
+describe('the item size limit (maxItemBytes: bytes of XML from <item to </item>)', () => {
+  const ITEM = '<item id="7"><category>C</category><description>D</description></item>';
+
+  it('accepts an item of exactly maxItemBytes and rejects one byte more, with its line and id', async () => {
+    const size = Buffer.byteLength(ITEM);
+    const exact = await convert(`<items>\n${ITEM}\n</items>`, { maxItemBytes: size });
+    expect(exact.products.map((p) => p.product_id)).toEqual(['7']);
+    const over = await convert(`<items>\n<item id="1"/>\n${ITEM}\n<item id="2"/></items>`, {
+      maxItemBytes: size - 1,
+    });
+    expect(over.report.error).toBeNull();
+    expect(over.products.map((p) => p.product_id)).toEqual(['1', '2']);
+    expect(over.report.itemsSeen).toBe(3);
+    expect(over.report.rejections).toEqual([
+      { line: 3, id: '7', field: 'item', reason: `item is larger than the limit of ${size - 1} bytes` },
+    ]);
+  });
+
+  it('counts multi-byte characters, namespace prefixes and whitespace in tags as the bytes they are', async () => {
+    const item = '<nsx:item id="ø" >\n<nsx:description>æøå</nsx:description>\n</nsx:item >';
+    const size = Buffer.byteLength(item);
+    const at = await convert(`<nsx:items>${item}</nsx:items>`, { maxItemBytes: size });
+    expect(at.products[0]!.product_description).toBe('æøå');
+    const over = await convert(`<nsx:items>${item}</nsx:items>`, { maxItemBytes: size - 1 });
+    expect(over.report.rejections[0]).toMatchObject({ line: 1, id: 'ø', field: 'item' });
+  });
+
+  it('stops wherever the limit falls (text, CDATA, a reference, an attribute, a child tag) and goes on', async () => {
+    const item =
+      '<item id="5"><description>ab&amp;cd<![CDATA[ef]]></description>' +
+      '<images><image type="1" url="http://x/&#97;b"/></images>' +
+      '<prices><price><currency>EUR</currency><value>1.00</value></price></prices></item>';
+    const size = Buffer.byteLength(item);
+    const after = '<item id="after"><category>Z</category></item>';
+    for (let limit = 1; limit < size; limit++) {
+      const r = await convert(`<items>${item}${after}</items>`, { maxItemBytes: limit });
+      expect(r.report.error).toBeNull();
+      if (limit >= after.length) {
+        expect(r.products).toEqual([expect.objectContaining({ product_id: 'after', product_category: 'Z' })]);
+      } else expect(r.report.itemsRejected).toBe(2);
+      const entry = r.report.rejections[0]!;
+      expect(entry.field).toBe('item');
+      // The id is known once its attribute was read whole within the limit, and never cut.
+      expect(entry.id).toBe(limit >= '<item id="5"'.length ? '5' : null);
+    }
+  });
+
+  it('outranks any other reason, and still checks the rest of the item for well-formedness', async () => {
+    const noId = await convert('<items><item><description>long text</description></item></items>', {
+      maxItemBytes: 10,
+    });
+    expect(noId.report.rejections[0]).toMatchObject({ id: null, field: 'item' });
+    const broken = await failure('<items><item id="1"><description>long</descriptio></item></items>', {
+      maxItemBytes: 10,
+    });
+    expect(broken.message).toMatch(/end tag does not match/);
+    const truncated = await failure('<items><item id="1"><description>long text', { maxItemBytes: 10 });
+    expect(truncated.message).toMatch(/not closed/);
+  });
+
+  it('fails the whole file in strict mode, at the end of the item', async () => {
+    const error = await failure(`<items>\n<item id="1">${'x'.repeat(100)}</item>\n</items>`, {
+      strict: true,
+      maxItemBytes: 50,
+    });
+    expect(error).toEqual({
+      message: 'item rejected in strict mode: item is larger than the limit of 50 bytes (id 1)',
+      line: 2,
+    });
+  });
+
+  it('applies to items only: the root element and content outside items are bounded by maxBytes', async () => {
+    const r = await convert(
+      `<items a="${'v'.repeat(100)}"><note>${'t'.repeat(100)}</note><item id="1"/></items>`,
+      {
+        maxItemBytes: 20,
+      },
+    );
+    expect(r.products.map((p) => p.product_id)).toEqual(['1']);
+  });
+
+  it('defaults to 16 MiB', async () => {
+    const head = '<item id="1"><description>';
+    const tail = '</description></item>';
+    const fits = 'd'.repeat(16 * 1024 * 1024 - head.length - tail.length);
+    const catalogue = (text: string) => Buffer.from(`<items>${head}${text}${tail}</items>`);
+    const at = await convertChunks(pieces(catalogue(fits), 1 << 20));
+    expect(at.report.itemsWritten).toBe(1);
+    const over = await convertChunks(pieces(catalogue(`${fits}d`), 1 << 20));
+    expect(over.report.rejections[0]).toMatchObject({ field: 'item', reason: /16777216 bytes/ });
+  });
+});
+
 describe('warnings', () => {
   it('warns about a missing category, description or prices, and still writes the item', async () => {
     const r = await convert(`<items>\n  <item id="5"><images/></item>\n</items>`);
@@ -602,5 +695,7 @@ describe('streaming', () => {
   it('rejects invalid options at once', () => {
     expect(() => createConverter({ maxImageType: 0 })).toThrow(RangeError);
     expect(() => createConverter({ maxBytes: -1 })).toThrow(RangeError);
+    expect(() => createConverter({ maxItemBytes: 0 })).toThrow(RangeError);
+    expect(() => createConverter({ maxItemBytes: 1.5 })).toThrow(RangeError);
   });
 });

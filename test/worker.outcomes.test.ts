@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3rver, type TestS3 } from './support/s3rver.js';
 import {
   getObjectWithMetadata,
+  getText,
   putObject,
   startTestService,
   type TestService,
@@ -21,12 +22,37 @@ describe('worker outcomes', () => {
   let s3: TestS3;
   let t: TestService;
   beforeAll(async () => {
-    s3 = await startS3rver();
+    s3 = await startS3rver(['xml-bucket', 'json-bucket', 'xml-limited', 'json-limited']);
     t = await startTestService({ endpoint: s3.endpoint });
   });
   afterAll(async () => {
     await t?.close();
     await s3?.close();
+  });
+
+  it('rejects an item over MAX_ITEM_BYTES with its line and converts the rest of the file', async () => {
+    // Its own buckets: this service's start-up scan must not touch the other tests' files.
+    const limited = await startTestService({
+      endpoint: s3.endpoint,
+      sourceBucket: 'xml-limited',
+      targetBucket: 'json-limited',
+      env: { MAX_ITEM_BYTES: '100' },
+    });
+    try {
+      const xml = `<items>\n<item id="long"><description>${'d'.repeat(200)}</description></item>\n<item id="2"/>\n</items>`;
+      const etag = await putObject(limited.s3, 'xml-limited', 'long.xml', xml);
+      await limited.service.recordVersions([{ bucket: 'xml-limited', key: 'long.xml', etag }], 'event');
+      const row = await waitForFile(limited.service, 'long.xml');
+      expect(row).toMatchObject({ state: 'done', itemsWritten: 1, itemsRejected: 1 });
+      const out = await getObjectWithMetadata(limited.s3, 'json-limited', 'long.xml.json');
+      expect(JSON.parse(out.body).map((p: { product_id: string }) => p.product_id)).toEqual(['2']);
+      const report = JSON.parse(await getText(limited.s3, 'json-limited', '_reports/long.xml.report.json'));
+      expect(report.rejections).toEqual([
+        { line: 2, id: 'long', field: 'item', reason: 'item is larger than the limit of 100 bytes' },
+      ]);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('ends as gone, without retrying, when the object was deleted before it was read', async () => {

@@ -20,7 +20,7 @@ export interface BatchOptions {
   outputDir: string;
   /** Conversion threads; 0 converts on the main thread, one file at a time. */
   threads: number;
-  convert: Pick<ConvertOptions, 'strict' | 'maxImageType' | 'maxBytes'>;
+  convert: Pick<ConvertOptions, 'strict' | 'maxImageType' | 'maxBytes' | 'maxItemBytes'>;
 }
 
 /** A file whose thread died is tried this many times in all (a crash may be the thread's, not the file's). */

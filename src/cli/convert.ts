@@ -44,6 +44,9 @@ Options:
       --max-image-type N   highest accepted image type (default 100)
       --max-bytes N        largest accepted input after decompression, in bytes;
                            K, M and G suffixes are allowed (default 2G)
+      --max-item-bytes N   largest accepted item (XML from <item to </item>), in
+                           bytes, K/M/G allowed (default 16M); a longer item is
+                           rejected and skipped, so memory stays bounded by it
   -d, --output-dir DIR     batch mode: write DIR/<name>.json for each input
                            (DIR is created; replaces --output and --report)
       --threads N          batch mode: files converted at once, each on its own
@@ -79,6 +82,7 @@ interface Args {
   strict: boolean;
   maxImageType: number | undefined;
   maxBytes: number | undefined;
+  maxItemBytes: number | undefined;
 }
 
 /** A whole number, or with `bytes` a byte size as the environment takes it (`64k`, `2GiB`). */
@@ -118,6 +122,8 @@ function parse(argv: string[]): Args | null {
   if (maxImageType !== undefined && (maxImageType < 1 || maxImageType > MAX_IMAGE_TYPE_LIMIT)) {
     throw new UsageError(`--max-image-type must be from 1 to ${MAX_IMAGE_TYPE_LIMIT}`);
   }
+  const maxItemBytes = parseCount('--max-item-bytes', values['max-item-bytes'], true);
+  if (maxItemBytes === 0) throw new UsageError('--max-item-bytes must be at least 1');
   return {
     inputs: positionals,
     output: values.output,
@@ -127,6 +133,7 @@ function parse(argv: string[]): Args | null {
     strict: values.strict ?? false,
     maxImageType,
     maxBytes: parseCount('--max-bytes', values['max-bytes'], true),
+    maxItemBytes,
   };
 }
 
@@ -136,6 +143,7 @@ const OPTIONS = {
   strict: { type: 'boolean' },
   'max-image-type': { type: 'string' },
   'max-bytes': { type: 'string' },
+  'max-item-bytes': { type: 'string' },
   'output-dir': { type: 'string', short: 'd' },
   threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -260,7 +268,12 @@ async function batch(args: Args, outputDir: string): Promise<number> {
     inputs,
     outputDir,
     threads,
-    convert: { strict: args.strict, maxImageType: args.maxImageType, maxBytes: args.maxBytes },
+    convert: {
+      strict: args.strict,
+      maxImageType: args.maxImageType,
+      maxBytes: args.maxBytes,
+      maxItemBytes: args.maxItemBytes,
+    },
   });
 }
 
@@ -281,6 +294,7 @@ async function single(args: Args, inputPath: string): Promise<number> {
     strict: args.strict,
     maxImageType: args.maxImageType,
     maxBytes: args.maxBytes,
+    maxItemBytes: args.maxItemBytes,
     gzip: 'auto',
   });
   // Output goes to a temp file first: next to --output (so the rename is atomic), or in the temp dir

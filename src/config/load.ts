@@ -1,7 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_IMAGE_TYPE, MAX_IMAGE_TYPE_LIMIT } from '../convert/types.js';
+import {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_IMAGE_TYPE,
+  DEFAULT_MAX_ITEM_BYTES,
+  MAX_IMAGE_TYPE_LIMIT,
+} from '../convert/types.js';
 import { ConfigError } from '../errors.js';
 import {
   defaultConvertThreads,
@@ -131,6 +136,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       DEFAULT_MAX_IMAGE_TYPE,
     ),
     maxFileBytes: opt('MAX_FILE_BYTES', parseBytes, DEFAULT_MAX_BYTES),
+    maxItemBytes: opt('MAX_ITEM_BYTES', parseBytes, DEFAULT_MAX_ITEM_BYTES),
     apiToken: str('API_TOKEN'),
     logLevel: opt('LOG_LEVEL', parseLogLevel, 'info'),
     embeddedS3Port,

@@ -36,6 +36,8 @@ export interface Config {
   strict: boolean;
   maxImageType: number;
   maxFileBytes: number;
+  /** Largest accepted item (FORMAT.md item size limit); bounds the converter's memory per file. */
+  maxItemBytes: number;
   apiToken?: string;
   logLevel: string;
   embeddedS3Port: number;

@@ -1,7 +1,7 @@
 /**
  * The converter (FORMAT.md): XML catalogue bytes in (optionally gzip), compact JSON bytes out, and a
  * report. A stream, so the workers can put it between GetObject and a multipart upload, and the CLI
- * between a file and a temp file; memory stays bounded by the largest item.
+ * between a file and a temp file; memory stays bounded by the item size limit (maxItemBytes).
  */
 import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
@@ -14,6 +14,7 @@ import {
   type ConvertOptions,
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_IMAGE_TYPE,
+  DEFAULT_MAX_ITEM_BYTES,
   MAX_IMAGE_TYPE_LIMIT,
 } from './types.js';
 
@@ -27,6 +28,7 @@ interface Settings {
   strict: boolean;
   maxImageType: number;
   maxBytes: number;
+  maxItemBytes: number;
   gzip: boolean | 'auto';
   maxReportEntries: number;
 }
@@ -57,6 +59,13 @@ function settings(options: ConvertOptions): Settings {
       MAX_IMAGE_TYPE_LIMIT,
     ),
     maxBytes: wholeNumber('maxBytes', options.maxBytes, DEFAULT_MAX_BYTES, 0, Number.MAX_SAFE_INTEGER),
+    maxItemBytes: wholeNumber(
+      'maxItemBytes',
+      options.maxItemBytes,
+      DEFAULT_MAX_ITEM_BYTES,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
     gzip: options.gzip ?? 'auto',
     maxReportEntries: wholeNumber(
       'maxReportEntries',
@@ -101,8 +110,10 @@ export function createConverter(options: ConvertOptions = {}): {
   };
 
   let stream: Transform;
-  const parser = new CatalogueParser({ strict: s.strict, maxImageType: s.maxImageType }, builder, (chunk) =>
-    stream.push(chunk),
+  const parser = new CatalogueParser(
+    { strict: s.strict, maxImageType: s.maxImageType, maxItemBytes: s.maxItemBytes },
+    builder,
+    (chunk) => stream.push(chunk),
   );
 
   /** Every decompressed byte passes here: counted against the limit (a gzip bomb stops early), then parsed. */

@@ -43,7 +43,12 @@ const P_PRICES_END = piece('"}]}');
 export interface ItemRules {
   strict: boolean;
   maxImageType: number;
+  /** Longest item in bytes of XML (`<item` to `</item>`); see ./parser.ts for how it is enforced. */
+  maxItemBytes: number;
 }
+
+/** A scratch buffer grown past this by one big item is given back when the next item starts. */
+const SCRATCH_KEEP = 4 * 1024 * 1024;
 
 export class ItemWriter {
   // --- scratch: the current item's values, JSON-escaped, without quotes ---
@@ -56,6 +61,8 @@ export class ItemWriter {
 
   // --- the current item ---
   protected itemLine = 0;
+  /** The item went over maxItemBytes: its rest is only checked, nothing more of it is captured. */
+  protected itemTooLarge = false;
   private rejectField: string | null = null;
   private rejectReason = '';
   protected idS = -1;
@@ -156,7 +163,12 @@ export class ItemWriter {
   protected startItem(line: number): void {
     this.report.report.itemsSeen++;
     this.itemLine = line;
+    this.itemTooLarge = false;
     this.sLen = 0;
+    if (this.scratch.length > SCRATCH_KEEP) {
+      this.scratch = Buffer.alloc(64 * 1024);
+      this.scratchView = viewOf(this.scratch);
+    }
     this.rejectField = null;
     this.idS = -1;
     this.idE = -1;
@@ -292,8 +304,12 @@ export class ItemWriter {
 
   protected endItem(): void {
     const report = this.report;
-    // A missing id outranks any other reason: without it the partner cannot find the item.
-    if (this.idS < 0 || this.idE === this.idS) {
+    if (this.itemTooLarge) {
+      // Outranks every other reason: the rest of the item was not looked at, so no other verdict is whole.
+      this.rejectField = 'item';
+      this.rejectReason = `item is larger than the limit of ${this.rules.maxItemBytes} bytes`;
+    } else if (this.idS < 0 || this.idE === this.idS) {
+      // A missing id outranks the other reasons: without it the partner cannot find the item.
       this.rejectField = 'id';
       this.rejectReason = this.idS < 0 ? 'item has no id attribute' : 'item id is empty';
     }

@@ -106,6 +106,11 @@ export abstract class MarkupReader extends ItemWriter {
 
   // ---------------------------------------------------------------- references
 
+  /** A reference being read no longer goes into a value (its item went over the size limit). */
+  protected dropRefCapture(): void {
+    this.refMode = M_NONE;
+  }
+
   protected beginRef(returnState: number, mode: number): void {
     this.state = S_REF;
     this.refReturn = returnState;

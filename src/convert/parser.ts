@@ -79,6 +79,8 @@ const X_PRICE = 8;
 const X_CURRENCY = 9;
 const X_VALUE = 10;
 const X_IGNORED = 11; // unknown or misplaced element: checked for well-formedness, otherwise ignored
+/** Items are the root's children. */
+const ITEM_DEPTH = 2;
 
 const isTextContext = (x: number): boolean =>
   x === X_CATEGORY || x === X_DESCRIPTION || x === X_CURRENCY || x === X_VALUE;
@@ -113,6 +115,12 @@ export class CatalogueParser extends MarkupReader {
   private headDone = false;
   private readonly utf8 = new Utf8Validator();
   private tagLine = 1;
+  /** Absolute offset of the '<' of the tag being read (where an item starts, for its size limit). */
+  private tagStart = 0;
+  /** Absolute offset of the first byte past the open item's size limit; -1 outside items (or once over). */
+  private itemLimitAt = -1;
+  /** An item start tag's name was just read: the tokenizer returns to run(), which applies the limit. */
+  private itemOpened = false;
 
   // element stack: names back to back in `names`, each element's name start, context and line
   private depth = 0;
@@ -211,6 +219,29 @@ export class CatalogueParser extends MarkupReader {
   private run(buf: Uint8Array): void {
     const n = buf.length;
     let i = 0;
+    for (;;) {
+      // Inside an item the tokenizer runs only up to the item's size limit, so the limit takes effect at
+      // the same byte whatever the chunking (every state is resumable there, as at a chunk boundary).
+      const stop = this.itemLimitAt < 0 ? n : Math.min(n, Math.max(this.itemLimitAt - this.base, i));
+      i = this.tokens(buf, i, stop);
+      if (this.itemLimitAt >= 0 && i >= this.itemLimitAt - this.base) this.itemTooLong();
+      else if (i >= n) break;
+    }
+    if (n >= 2) {
+      this.prev2 = buf[n - 2]!;
+      this.prev1 = buf[n - 1]!;
+    } else if (n === 1) {
+      this.prev2 = this.prev1;
+      this.prev1 = buf[0]!;
+    }
+    this.base += n;
+  }
+
+  /**
+   * The tokenizer proper: reads buf[i..n) and returns where it stopped (n, or just after the start tag
+   * name that opened an item, so that run() can apply the item's limit from there).
+   */
+  private tokens(buf: Uint8Array, i: number, n: number): number {
     // S_CLOSE consumes nothing, so it also runs when a chunk ends right after an end tag.
     while (i < n || this.state === S_CLOSE) {
       switch (this.state) {
@@ -222,6 +253,10 @@ export class CatalogueParser extends MarkupReader {
           break;
         case S_START_NAME:
           i = this.startName(buf, i, n);
+          if (this.itemOpened) {
+            this.itemOpened = false;
+            return i;
+          }
           break;
         case S_TAG:
           i = this.tag(buf, i, n);
@@ -287,14 +322,21 @@ export class CatalogueParser extends MarkupReader {
           i = this.pi(buf, i, n);
       }
     }
-    if (n >= 2) {
-      this.prev2 = buf[n - 2]!;
-      this.prev1 = buf[n - 1]!;
-    } else if (n === 1) {
-      this.prev2 = this.prev1;
-      this.prev1 = buf[0]!;
-    }
-    this.base += n;
+    return i;
+  }
+
+  /**
+   * The open item reached its size limit without ending: it is rejected, and the rest of it is only
+   * checked for well-formedness, holding nothing (its open children become ignored elements, and the
+   * value being captured, if any, stops here). Memory so stays bounded by the limit, not by the input.
+   */
+  private itemTooLong(): void {
+    this.itemLimitAt = -1;
+    this.itemTooLarge = true;
+    for (let d = ITEM_DEPTH + 1; d <= this.depth; d++) this.ctxStack[d] = X_IGNORED;
+    this.textCapture = false;
+    this.attrKind = A_NONE;
+    this.dropRefCapture();
   }
 
   // ---------------------------------------------------------------- text
@@ -308,6 +350,7 @@ export class CatalogueParser extends MarkupReader {
     if (this.state !== S_TEXT || i >= n) return i;
     // buf[i] is '<'.
     this.tagLine = this.line;
+    this.tagStart = this.base + i;
     this.state = S_LT;
     return i + 1;
   }
@@ -512,9 +555,12 @@ export class CatalogueParser extends MarkupReader {
         if (bytesEqual(names, local, end, W_ITEM)) {
           ctx = X_ITEM;
           this.startItem(this.tagLine);
+          this.itemLimitAt = this.tagStart + this.rules.maxItemBytes;
+          this.itemOpened = true;
         }
         break;
       case X_ITEM:
+        if (this.itemTooLarge) break;
         if (bytesEqual(names, local, end, W_CATEGORY)) {
           ctx = X_CATEGORY;
           this.startCategory();
@@ -582,6 +628,7 @@ export class CatalogueParser extends MarkupReader {
         this.endPrice();
         break;
       case X_ITEM:
+        this.itemLimitAt = -1;
         this.endItem();
         break;
       case X_ROOT:
@@ -687,7 +734,7 @@ export class CatalogueParser extends MarkupReader {
     let kind = A_NONE;
     const ctx = this.ctxStack[this.depth];
     if (ctx === X_ITEM) {
-      if (bytesEqual(names, begin, end, W_ID)) kind = A_ID;
+      if (!this.itemTooLarge && bytesEqual(names, begin, end, W_ID)) kind = A_ID;
     } else if (ctx === X_IMAGE) {
       if (bytesEqual(names, begin, end, W_TYPE)) kind = A_TYPE;
       else if (bytesEqual(names, begin, end, W_URL)) kind = A_URL;

@@ -10,9 +10,13 @@
  */
 export const MAX_IMAGE_TYPE_LIMIT = 100_000;
 
-/** The defaults of `maxImageType` and `maxBytes`, also MAX_IMAGE_TYPE's and MAX_FILE_BYTES' (one place). */
+/**
+ * The defaults of `maxImageType`, `maxBytes` and `maxItemBytes`, also MAX_IMAGE_TYPE's, MAX_FILE_BYTES'
+ * and MAX_ITEM_BYTES' (one place). The item limit is FORMAT.md's "item size limit".
+ */
 export const DEFAULT_MAX_IMAGE_TYPE = 100;
 export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_MAX_ITEM_BYTES = 16 * 1024 * 1024;
 
 export interface ConvertOptions {
   /** Shown in the report as `source` (an S3 key or a file path). */
@@ -23,6 +27,12 @@ export interface ConvertOptions {
   maxImageType?: number;
   /** Largest accepted (decompressed) input in bytes; larger files fail as a whole. Default 2 GiB. */
   maxBytes?: number;
+  /**
+   * Largest accepted item: bytes of XML from the `<` of its start tag to the `>` of its end tag. A
+   * longer item is rejected (field `item`) and the rest of it is read without being held, so memory is
+   * bounded by this limit, not by the input. Default 16 MiB (DEFAULT_MAX_ITEM_BYTES).
+   */
+  maxItemBytes?: number;
   /**
    * Whether the input is gzip-compressed: true, false, or 'auto' (sniff the gzip magic bytes).
    * Default 'auto'.

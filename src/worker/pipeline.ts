@@ -45,7 +45,13 @@ export const UPLOAD_QUEUE_SIZE = 2;
 /** The configuration the pipeline reads (a Lambda handler builds this from its own environment). */
 export type PipelineSettings = Pick<
   Config,
-  'targetBucket' | 'reportBucket' | 'reportPrefix' | 'strict' | 'maxImageType' | 'maxFileBytes'
+  | 'targetBucket'
+  | 'reportBucket'
+  | 'reportPrefix'
+  | 'strict'
+  | 'maxImageType'
+  | 'maxFileBytes'
+  | 'maxItemBytes'
 >;
 
 /** The object version to convert. */
@@ -151,6 +157,7 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     strict: settings.strict,
     maxImageType: settings.maxImageType,
     maxBytes: settings.maxFileBytes,
+    maxItemBytes: settings.maxItemBytes,
     gzip: 'auto',
   });
 
