@@ -13,7 +13,13 @@
  *
  * Then the item size limit (issue 8): peak RSS of the CLI on one item with a BENCH_LONG_ITEM_MB (default
  * 600) MiB description in a gzip of well under 1 MB, with the default limit and with 1 MiB.
- * BENCH_PARTS picks sections: parsers,long-item (default both).
+ *
+ * Then end to end through the CLI (issue 12): `file-transformer convert` against the shared saxes
+ * baseline and against reading + UTF-8-decoding the same file in Node (the limit), on the shared
+ * generator's BENCH_E2E_MB (default 100) MB catalogue, the three commands alternated, best of
+ * BENCH_E2E_REPEAT (default 2) each, and the JSON of ours and the baseline compared byte for byte.
+ *
+ * BENCH_PARTS picks sections: parsers,long-item,e2e (default all three).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
@@ -22,7 +28,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { writeLargeCatalogue } from '../test/support/catalogue.js';
-import { CLI, longItemFile, timeNode } from './support/cli-runs.js';
+import {
+  CLI,
+  type CommandRun,
+  endToEndCommands,
+  longItemFile,
+  sharedCatalogue,
+  timeNode,
+} from './support/cli-runs.js';
 import type { ChildResult } from './support/convert-child.js';
 
 const run = promisify(execFile);
@@ -154,10 +167,64 @@ async function longItem(): Promise<void> {
   );
 }
 
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([readFile(a), readFile(b)]);
+  return x.equals(y);
+}
+
+/** Issue 12: the CLI against the saxes baseline and the read+decode limit, same file, same run. */
+async function endToEnd(): Promise<void> {
+  const sizeMb = Number(process.env.BENCH_E2E_MB ?? 100);
+  const repeat = Number(process.env.BENCH_E2E_REPEAT ?? 2);
+  const file = await catalogueOfSharedGenerator(sizeMb);
+  const { size } = await stat(file);
+  const commands = endToEndCommands(file, benchDir);
+  const best = new Map<string, CommandRun>();
+  process.stdout.write(`\nend to end, ${file} (${size} bytes), load average ${loadAverage()}\n`);
+  for (let round = 0; round < repeat; round++) {
+    for (const c of commands) {
+      const r = await timeNode(c.args, benchDir);
+      process.stdout.write(`  ${c.name}: ${r.seconds.toFixed(2)} s, CPU ${r.cpuSeconds.toFixed(2)} s\n`);
+      const b = best.get(c.name);
+      best.set(c.name, {
+        seconds: Math.min(r.seconds, b?.seconds ?? Infinity),
+        cpuSeconds: Math.min(r.cpuSeconds, b?.cpuSeconds ?? Infinity),
+        maxRss: Math.max(r.maxRss, b?.maxRss ?? 0),
+      });
+    }
+  }
+  const [ours, saxes] = commands;
+  const same = await sameBytes(ours!.output!, saxes!.output!);
+  for (const c of commands) if (c.output) await rm(c.output, { force: true });
+  const o = best.get(ours!.name)!;
+  const rows = commands.map((c) => {
+    const r = best.get(c.name)!;
+    return `| ${c.name} | ${r.seconds.toFixed(2)} | ${(size / MB / r.seconds).toFixed(1)} | ${r.cpuSeconds.toFixed(2)} | ${(r.seconds / o.seconds).toFixed(2)}x | ${(r.cpuSeconds / o.cpuSeconds).toFixed(2)}x | ${(r.maxRss / MB).toFixed(0)} |`;
+  });
+  const limit = best.get(commands[2]!.name)!;
+  process.stdout.write(
+    `\nbest of ${repeat} each, load average at the end ${loadAverage()}; output of ours and the baseline ${same ? 'identical' : 'DIFFERENT'}\n\n` +
+      '| command | seconds | MB/s | CPU s | its time / ours | its CPU / ours | peak RSS MB |\n' +
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n' +
+      `${rows.join('\n')}\n\n` +
+      `ours vs the saxes baseline: ${(best.get(saxes!.name)!.seconds / o.seconds).toFixed(2)}x faster (goal >= 3x); ` +
+      `ours at ${((100 * limit.seconds) / o.seconds).toFixed(0)}% of the read+decode limit's speed ` +
+      `(CPU: ${((100 * limit.cpuSeconds) / o.cpuSeconds).toFixed(0)}%; goal >= 50%)\n`,
+  );
+  if (!same) throw new Error('the converter and the saxes baseline wrote different JSON');
+}
+
+async function catalogueOfSharedGenerator(sizeMb: number): Promise<string> {
+  const present = await stat(join(benchDir, `shared-catalogue-${sizeMb}MB.xml`)).catch(() => null);
+  if (!present) process.stdout.write(`generating the shared generator's ${sizeMb} MB catalogue ...\n`);
+  return sharedCatalogue(benchDir, sizeMb);
+}
+
 async function main(): Promise<void> {
-  const parts = (process.env.BENCH_PARTS ?? 'parsers,long-item').split(',').map((s) => s.trim());
+  const parts = (process.env.BENCH_PARTS ?? 'parsers,long-item,e2e').split(',').map((s) => s.trim());
   if (parts.includes('parsers')) await parsersTable();
   if (parts.includes('long-item')) await longItem();
+  if (parts.includes('e2e')) await endToEnd();
 }
 
 async function parsersTable(): Promise<void> {

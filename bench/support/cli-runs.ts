@@ -60,3 +60,30 @@ export async function longItemFile(dir: string, sizeMb: number): Promise<string>
   await once(out, 'finish');
   return file;
 }
+
+/** The shared yardsticks, vendored (bench/yardstick/README.md). */
+export const YARDSTICK = join(root, 'bench', 'yardstick');
+const READ_DECODE = join(root, 'dist', 'bench', 'support', 'read-decode.js');
+
+/** A catalogue from the shared generator (same seed, same bytes as everybody's), cached in `dir`. */
+export async function sharedCatalogue(dir: string, sizeMb: number): Promise<string> {
+  const file = join(dir, `shared-catalogue-${sizeMb}MB.xml`);
+  if (await stat(file).catch(() => null)) return file;
+  await mkdir(dir, { recursive: true });
+  await timeNode([join(YARDSTICK, 'gen-catalogue.mjs'), file, `${sizeMb}MB`], dir);
+  return file;
+}
+
+/** The three commands compared end to end on one file. */
+export function endToEndCommands(
+  file: string,
+  dir: string,
+): { name: string; args: string[]; output: string | null }[] {
+  const ours = join(dir, 'e2e-ours.json');
+  const saxes = join(dir, 'e2e-saxes.json');
+  return [
+    { name: 'file-transformer convert', args: [CLI, 'convert', file, '-o', ours], output: ours },
+    { name: 'saxes baseline', args: [join(YARDSTICK, 'baseline-saxes.mjs'), file, saxes], output: saxes },
+    { name: 'read + UTF-8 decode', args: [READ_DECODE, file], output: null },
+  ];
+}
