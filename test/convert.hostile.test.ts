@@ -190,7 +190,8 @@ describe('resource exhaustion', () => {
       expect(JSON.parse(result.json!)).toMatchObject([{ product_id: '1', product_category: 'c' }]);
       expect(result.growth).toBeLessThan(40 * MB);
     }
-  });
+    // 150 MB of input in all: CPU-bound, and slow on a busy 2-core machine (a hang would still stop it).
+  }, 240_000);
 
   it('rejects an item with a 200 MB description (from a ~200 KB gzip) and converts the rest, in bounded memory', async () => {
     // Concatenated gzip members decompress as one stream: 200 members of 1 MiB of text each. (The
@@ -212,7 +213,7 @@ describe('resource exhaustion', () => {
     ]);
     // The item's first 16 MiB are held (as they would be for a valid item), never the other 184 MiB.
     expect(result.growth).toBeLessThan(100 * MB);
-  });
+  }, 240_000);
 
   it('checks 200,000 distinct attributes on one tag, and finds a duplicate among them', async () => {
     const attrs = Array.from({ length: 200_000 }, (_, i) => ` a${i}="${i}"`);
