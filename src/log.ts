@@ -22,6 +22,8 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
         'authorization',
         '*.authorization',
         'req.headers.authorization',
+        'databaseUrl',
+        '*.databaseUrl',
       ],
       censor: '[redacted]',
     },

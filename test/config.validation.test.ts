@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/index.js';
+import { loadConfig, redactedConfig } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
 
 const load = (env: Record<string, string>) => loadConfig({ env, envFile: null, cwd: '/srv/app' });
@@ -147,5 +147,22 @@ describe('configuration', () => {
     const err = errorOf({ API_TOKEN: 'short' });
     expect(err.variable).toBe('API_TOKEN');
     expect(err.message).not.toContain('short');
+  });
+
+  it('chooses the PostgreSQL ledger with DATABASE_URL, never echoing or logging its password', () => {
+    expect(load({}).databaseUrl).toBeUndefined();
+    const url = 'postgres://ft:s3cret-pw@db.internal:5432/ledger?sslmode=verify-full';
+    const c = load({ DATABASE_URL: url, DATABASE_POOL_SIZE: '20' });
+    expect(c).toMatchObject({ databaseUrl: url, databasePoolSize: 20 });
+    expect(JSON.stringify(redactedConfig(c))).not.toContain('s3cret-pw');
+    expect(redactedConfig(c).databaseUrl).toBe(
+      'postgres://ft:redacted@db.internal:5432/ledger?sslmode=verify-full',
+    );
+    for (const bad of ['mysql://ft:s3cret-pw@db/ledger', 'ft:s3cret-pw@db', 'postgres://']) {
+      const err = errorOf({ DATABASE_URL: bad });
+      expect(err.variable).toBe('DATABASE_URL');
+      expect(err.message).not.toContain('s3cret-pw');
+    }
+    expect(errorOf({ DATABASE_URL: url, DATABASE_POOL_SIZE: '0' }).variable).toBe('DATABASE_POOL_SIZE');
   });
 });

@@ -44,7 +44,7 @@ beforeEach(async () => {
   s3 = createS3Client({ region: 'us-east-1', endpoint: s3rver.endpoint, credentials: S3RVER_CREDENTIALS });
   events = await startEmbeddedEvents({ s3: s3rver.server, bucket: 'xml-bucket', port: 0, logger });
   dataDir = await mkdtemp(join(tmpdir(), 'ft-embedded-events-'));
-  ledger = await openLedger(dataDir);
+  ledger = await openLedger({ dataDir });
   source = null;
 });
 

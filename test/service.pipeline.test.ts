@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFauxqsS3 } from './support/fauxqs-s3.js';
+import { type LedgerKind, ledgerStore, type TestLedgerStore } from './support/ledgers.js';
 import { startS3rver } from './support/s3rver.js';
 import {
   getObjectWithMetadata,
@@ -51,13 +52,23 @@ const PARTLY_INVALID = `<items>
 </items>`;
 const BROKEN = '<items><item id="1"><category>A</category></item>';
 
-const backends = [
-  { name: 's3rver', start: () => startS3rver(['xml-bucket', 'json-bucket']) },
-  { name: 'fauxqs S3', start: () => startFauxqsS3(['xml-bucket', 'json-bucket']) },
+const backends: {
+  name: string;
+  start: () => Promise<{ endpoint: string; close(): Promise<void> }>;
+  ledger: LedgerKind;
+}[] = [
+  { name: 's3rver', start: () => startS3rver(['xml-bucket', 'json-bucket']), ledger: 'sqlite' },
+  { name: 'fauxqs S3', start: () => startFauxqsS3(['xml-bucket', 'json-bucket']), ledger: 'sqlite' },
+  {
+    name: 's3rver with the PostgreSQL ledger',
+    start: () => startS3rver(['xml-bucket', 'json-bucket']),
+    ledger: 'postgres',
+  },
 ];
 
-describe.each(backends)('pipeline on $name', ({ start }) => {
+describe.each(backends)('pipeline on $name', ({ start, ledger }) => {
   let s3: { endpoint: string; close(): Promise<void> };
+  let store: TestLedgerStore;
   let t: TestService;
 
   beforeAll(async () => {
@@ -65,6 +76,7 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
   });
   afterEach(async () => {
     await t?.close();
+    await store?.dispose();
   });
   afterAll(async () => {
     await s3?.close();
@@ -72,7 +84,8 @@ describe.each(backends)('pipeline on $name', ({ start }) => {
 
   /** A fresh service (own ledger and metrics) that sees only `prefix`, so no test sees another's files. */
   async function serviceFor(prefix: string): Promise<TestService> {
-    t = await startTestService({ endpoint: s3.endpoint, env: { SOURCE_PREFIX: prefix } });
+    store = await ledgerStore(ledger);
+    t = await startTestService({ endpoint: s3.endpoint, env: { ...store.env, SOURCE_PREFIX: prefix } });
     return t;
   }
 

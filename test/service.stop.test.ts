@@ -26,7 +26,7 @@ describe('graceful stop', () => {
     await first.service.recordVersions([{ bucket: 'xml-bucket', key: 'big.xml', etag }], 'api');
     await waitFor(async () => (await first.service.getFileVersions('big.xml'))[0]?.state === 'processing');
     await first.service.stop({ graceMs: 0 });
-    const ledger = await openLedger(dataDir);
+    const ledger = await openLedger({ dataDir });
     const [row] = await ledger.getFileVersions('xml-bucket', 'big.xml');
     await ledger.close();
     expect(row).toMatchObject({ state: 'pending', attempts: 0, leaseOwner: null });

@@ -55,7 +55,7 @@ let queueUrl: string;
 beforeEach(async () => {
   sqs = await startTestSqs();
   dataDir = await mkdtemp(join(tmpdir(), 'ft-sqs-'));
-  ledger = await openLedger(dataDir);
+  ledger = await openLedger({ dataDir });
   metrics = createMetrics();
   sources = [];
   queueName = `events-${Math.random().toString(36).slice(2, 8)}`;

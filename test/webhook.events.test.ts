@@ -111,7 +111,7 @@ async function keys() {
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ft-webhook-'));
-  ledger = await openLedger(dataDir);
+  ledger = await openLedger({ dataDir });
   metrics = createMetrics();
   fetched = [];
   app = null;
@@ -185,7 +185,7 @@ describe('POST /api/events/s3', () => {
       error: 'ServiceUnavailable',
       message: 'the ledger is unavailable; send the notification again',
     });
-    ledger = await openLedger(dataDir);
+    ledger = await openLedger({ dataDir });
     expect(await keys()).toEqual([]);
   });
 

@@ -87,7 +87,7 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
   try {
     // Ledger.
     await mkdir(config.dataDir, { recursive: true });
-    const ledger = await openLedger(config.dataDir);
+    const ledger = await openLedger({ ...config, logger });
     stops.push(() => ledger.close());
     const interrupted = await failAbandonedScans(ledger);
     if (interrupted > 0) logger.warn({ interrupted }, 'scans abandoned by a stopped process marked failed');

@@ -15,12 +15,14 @@ import {
   parseBytes,
   parseConvertThreads,
   parseCron,
+  parseDatabaseUrl,
   parseInteger,
   parseIntervalHours,
   parseLogLevel,
   parsePositiveNumber,
   parseSuffixes,
   parseUrl,
+  redactDatabaseUrl,
 } from './parse.js';
 import type { Config, S3Settings, Schedule } from './types.js';
 
@@ -126,6 +128,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     port: opt('PORT', (n, v) => parseInteger(n, v, 0, 65535), 8000),
     host,
     dataDir: resolve(options.cwd ?? process.cwd(), str('DATA_DIR') ?? './data'),
+    databaseUrl: opt('DATABASE_URL', parseDatabaseUrl, undefined as string | undefined),
+    databasePoolSize: opt('DATABASE_POOL_SIZE', (n, v) => parseInteger(n, v, 1, 100), 10),
     concurrency: opt('CONCURRENCY', (n, v) => parseInteger(n, v, 1, 256), 4),
     convertThreads: opt('CONVERT_THREADS', parseConvertThreads, defaultConvertThreads()),
     maxAttempts: opt('MAX_ATTEMPTS', (n, v) => parseInteger(n, v, 1, 100), 5),
@@ -205,10 +209,11 @@ function s3Settings(
 
 /** The configuration as safe to log: secrets replaced by whether they are set. */
 export function redactedConfig(config: Config): Record<string, unknown> {
-  const { apiToken, s3, ...rest } = config;
+  const { apiToken, s3, databaseUrl, ...rest } = config;
   return {
     ...rest,
     apiToken: apiToken ? '[set]' : '[unset]',
+    databaseUrl: databaseUrl ? redactDatabaseUrl(databaseUrl) : '(SQLite in dataDir)',
     s3: {
       region: s3.region,
       endpoint: s3.endpoint ?? '(AWS)',

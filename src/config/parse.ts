@@ -84,6 +84,34 @@ export function parseUrl(name: string, value: string): string {
   }
 }
 
+/**
+ * A PostgreSQL connection URL (postgres:// or postgresql://). The value holds a password, so the error
+ * never repeats it: it names only what was wrong.
+ */
+export function parseDatabaseUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new ConfigError(
+      name,
+      'expected a URL such as postgres://user:password@host:5432/db (value hidden)',
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(name, `expected a postgres:// or postgresql:// URL, got a ${url.protocol} URL`);
+  }
+  if (url.hostname === '') throw new ConfigError(name, 'expected a host in the URL (value hidden)');
+  return value.trim();
+}
+
+/** A database URL as safe to log: the password replaced. */
+export function redactDatabaseUrl(value: string): string {
+  const url = new URL(value);
+  if (url.password !== '') url.password = 'redacted';
+  return url.toString();
+}
+
 /** S3 bucket naming rules (3-63 chars, lowercase letters, digits, dots, hyphens). */
 export function parseBucket(name: string, value: string): string {
   const v = value.trim();

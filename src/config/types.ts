@@ -29,6 +29,10 @@ export interface Config {
   host: string;
   /** Absolute path; the ledger and the embedded S3 data live here. */
   dataDir: string;
+  /** PostgreSQL ledger shared by many instances (postgres://…); unset = SQLite in dataDir. */
+  databaseUrl?: string;
+  /** Connections one instance opens to PostgreSQL at most. */
+  databasePoolSize: number;
   concurrency: number;
   /** Worker threads converting files (one file each at a time); 0 = on the main thread. */
   convertThreads: number;

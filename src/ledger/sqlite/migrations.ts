@@ -1,13 +1,8 @@
 /**
- * Numbered migrations, applied in order and recorded in the `migrations` table. Never edit one that
- * has shipped: add the next number. Times are integers (ms since the epoch, UTC).
+ * SQLite's numbered migrations, applied in order and recorded in the `migrations` table; the same
+ * numbers as ../postgres/migrations.ts (see ../schema.ts). Times are integers (ms since the epoch, UTC).
  */
-
-export interface Migration {
-  id: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../schema.js';
 
 /** Creates the migrations bookkeeping table itself (run before anything else, idempotent). */
 export const CREATE_MIGRATIONS_TABLE = `

@@ -1,132 +1,32 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ErrorCode } from '../../errors.js';
+import {
+  type FileRow,
+  type FinishedRow,
+  pageBounds,
+  reportJson,
+  type ScanRow,
+  toFileRecord,
+  toFinishedFile,
+  toMs,
+  toScanRecord,
+} from '../rows.js';
+import { pendingMigrations } from '../schema.js';
 import {
   type DiscoveredBy,
   FILE_STATES,
   type FileOutcome,
   type FilePage,
-  type FileRecord,
   type FileState,
   type Ledger,
   type ListFilesQuery,
   normalizeEtag,
   type ObjectVersion,
   type ScanProgress,
-  type ScanRecord,
-  type ScanTrigger,
 } from '../types.js';
 import { CREATE_MIGRATIONS_TABLE, MIGRATIONS } from './migrations.js';
 import * as SQL from './statements.js';
-
-interface FileRow {
-  id: number;
-  bucket: string;
-  key: string;
-  etag: string;
-  state: FileState;
-  attempts: number;
-  next_attempt_at: number | null;
-  lease_owner: string | null;
-  lease_expires_at: number | null;
-  size: number | null;
-  last_modified: number | null;
-  discovered_by: DiscoveredBy;
-  discovered_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  updated_at: number;
-  items_written: number | null;
-  items_rejected: number | null;
-  bytes: number | null;
-  error: string | null;
-  error_code: ErrorCode | null;
-  report: string | null;
-  output_key: string | null;
-  report_key: string | null;
-  event_time: number | null;
-  forced: number;
-}
-
-interface FinishedRow {
-  state: FileState;
-  finished_at: number;
-  uploaded_at: number | null;
-  items_written: number | null;
-  items_rejected: number | null;
-}
-
-interface ScanRow {
-  id: number;
-  trigger: ScanTrigger;
-  status: ScanRecord['status'];
-  requested_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  listed: number;
-  matched: number;
-  recorded: number;
-  error: string | null;
-  owner: string | null;
-  updated_at: number | null;
-}
-
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function toMs(value: Date | string | null | undefined): number | null {
-  if (value === null || value === undefined) return null;
-  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
-  return Number.isFinite(ms) ? ms : null;
-}
-
-function toFileRecord(row: FileRow): FileRecord {
-  return {
-    id: row.id,
-    bucket: row.bucket,
-    key: row.key,
-    etag: row.etag,
-    state: row.state,
-    attempts: row.attempts,
-    nextAttemptAt: row.state === 'pending' ? iso(row.next_attempt_at) : null,
-    leaseOwner: row.lease_owner,
-    leaseExpiresAt: iso(row.lease_expires_at),
-    size: row.size,
-    lastModified: iso(row.last_modified),
-    discoveredBy: row.discovered_by,
-    discoveredAt: iso(row.discovered_at)!,
-    startedAt: iso(row.started_at),
-    finishedAt: iso(row.finished_at),
-    updatedAt: iso(row.updated_at)!,
-    itemsWritten: row.items_written,
-    itemsRejected: row.items_rejected,
-    bytes: row.bytes,
-    error: row.error,
-    errorCode: row.error_code,
-    report: row.report === null ? null : (JSON.parse(row.report) as unknown),
-    outputKey: row.output_key,
-    reportKey: row.report_key,
-    eventTime: iso(row.event_time),
-    forced: row.forced === 1,
-  };
-}
-
-function toScanRecord(row: ScanRow): ScanRecord {
-  return {
-    id: row.id,
-    trigger: row.trigger,
-    status: row.status,
-    requestedAt: iso(row.requested_at)!,
-    startedAt: iso(row.started_at),
-    finishedAt: iso(row.finished_at),
-    listed: row.listed,
-    matched: row.matched,
-    recorded: row.recorded,
-    error: row.error,
-    owner: row.owner,
-    updatedAt: iso(row.updated_at),
-  };
-}
 
 /**
  * The embedded ledger: one SQLite file (WAL mode, so readers such as the API never block the writer,
@@ -173,16 +73,15 @@ export function openSqliteLedger(file: string): Ledger {
   const ledger: Ledger = {
     async migrate() {
       db.exec(CREATE_MIGRATIONS_TABLE);
-      const applied = new Set(
-        (db.prepare(SQL.SELECT_APPLIED_MIGRATIONS).all() as { id: number }[]).map((r) => r.id),
-      );
-      for (const m of MIGRATIONS) {
-        if (applied.has(m.id)) continue;
-        db.transaction(() => {
+      // Read what is applied inside the write transaction: two processes starting on one file at once
+      // (serve and scan --once) must not both see migration N missing and both apply it.
+      db.transaction(() => {
+        const applied = (stmt(SQL.SELECT_APPLIED_MIGRATIONS).all() as { id: number }[]).map((r) => r.id);
+        for (const m of pendingMigrations(applied, MIGRATIONS)) {
           db.exec(m.sql);
-          db.prepare(SQL.INSERT_MIGRATION).run({ id: m.id, name: m.name, now: Date.now() });
-        }).immediate();
-      }
+          stmt(SQL.INSERT_MIGRATION).run({ id: m.id, name: m.name, now: Date.now() });
+        }
+      }).immediate();
     },
     async close() {
       if (db.open) db.close();
@@ -214,8 +113,7 @@ export function openSqliteLedger(file: string): Ledger {
         bytes: outcome.bytes ?? null,
         error: outcome.error ?? null,
         errorCode: outcome.errorCode ?? null,
-        report:
-          outcome.report === undefined || outcome.report === null ? null : JSON.stringify(outcome.report),
+        report: reportJson(outcome.report),
         outputKey: outcome.outputKey ?? null,
         reportKey: outcome.reportKey ?? null,
       }) as FileRow | undefined;
@@ -244,14 +142,13 @@ export function openSqliteLedger(file: string): Ledger {
       return (stmt(SQL.SELECT_VERSIONS_OF_KEY).all({ bucket, key }) as FileRow[]).map(toFileRecord);
     },
     async listFiles(bucket, query: ListFilesQuery): Promise<FilePage> {
-      const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-      const cursor = query.cursor ? Number.parseInt(query.cursor, 10) : null;
+      const { limit, cursor } = pageBounds(query.limit, query.cursor);
       const statement = query.order === 'oldest' ? SQL.LIST_FILES_OLDEST : SQL.LIST_FILES;
       const rows = stmt(statement).all({
         bucket,
         state: query.state ?? null,
         prefix: query.prefix ? query.prefix : null,
-        cursor: Number.isFinite(cursor) ? cursor : null,
+        cursor,
         limit: limit + 1,
       }) as FileRow[];
       const page = rows.slice(0, limit).map(toFileRecord);
@@ -265,14 +162,7 @@ export function openSqliteLedger(file: string): Ledger {
       return counts;
     },
     async finishedBetween(from, to) {
-      const rows = stmt(SQL.SELECT_FINISHED_BETWEEN).all({ from, to }) as FinishedRow[];
-      return rows.map((r) => ({
-        state: r.state,
-        finishedAt: r.finished_at,
-        uploadedAt: r.uploaded_at,
-        itemsWritten: r.items_written,
-        itemsRejected: r.items_rejected,
-      }));
+      return (stmt(SQL.SELECT_FINISHED_BETWEEN).all({ from, to }) as FinishedRow[]).map(toFinishedFile);
     },
     async nextDueAt() {
       const row = stmt(SQL.NEXT_DUE_AT).get() as { t: number | null } | undefined;

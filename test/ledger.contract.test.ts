@@ -1,31 +1,66 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LEDGER_FILE, type Ledger, openLedger } from '../src/ledger/index.js';
-import { MIGRATIONS } from '../src/ledger/sqlite/migrations.js';
+import type { Ledger } from '../src/ledger/index.js';
+import { MIGRATIONS as POSTGRES_MIGRATIONS } from '../src/ledger/postgres/migrations.js';
+import { MIGRATIONS as SQLITE_MIGRATIONS } from '../src/ledger/sqlite/migrations.js';
+import { LEDGER_KINDS, ledgerStore, rawQuery, type TestLedgerStore } from './support/ledgers.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const LEASE = 60_000;
 const v = (key: string, etag: string) => ({ bucket: 'xml-bucket', key, etag });
+const ids = (rows: Record<string, unknown>[]) => rows.map((r) => Number(r.id));
 
-/**
- * The contract every Ledger implementation must meet; a PostgreSQL ledger would add a row here
- * (its `open` creating a fresh schema) and pass the same tests.
- */
-const implementations = [{ name: 'SQLite', open: (dir: string) => openLedger(dir) }];
+it('SQLite and PostgreSQL share one migration numbering', () => {
+  const outline = (ms: typeof SQLITE_MIGRATIONS) => ms.map((m) => [m.id, m.name]);
+  expect(outline(POSTGRES_MIGRATIONS)).toEqual(outline(SQLITE_MIGRATIONS));
+});
 
-describe.each(implementations)('ledger ($name)', ({ name, open }) => {
+/** The contract every Ledger implementation meets, run against each store. */
+describe.each(LEDGER_KINDS)('ledger (%s)', (kind) => {
   let dir: string;
+  let store: TestLedgerStore;
   let ledger: Ledger;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ft-ledger-'));
-    ledger = await open(dir);
+    store = await ledgerStore(kind);
+    ledger = await store.open(dir);
   });
   afterEach(async () => {
     await ledger.close();
+    await store.dispose();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies each migration once, even when several instances start at once on an empty store', async () => {
+    await ledger.recordVersions([v('a.xml', 'e1')], 'scan', T0);
+    await ledger.close();
+    await store.dispose();
+    store = await ledgerStore(kind);
+    const fleet = await Promise.all(Array.from({ length: 5 }, () => store.open(dir)));
+    await Promise.all(fleet.map((l) => l.close()));
+    ledger = await store.open(dir);
+    await ledger.migrate();
+    const applied = await rawQuery(store, dir, 'SELECT id FROM migrations ORDER BY id');
+    expect(ids(applied)).toEqual(SQLITE_MIGRATIONS.map((m) => m.id));
+    if (kind === 'sqlite') {
+      // The same data directory: what was recorded before the re-open is still there.
+      expect((await ledger.countByState()).pending).toBe(1);
+      expect(await rawQuery(store, dir, 'PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    }
+  });
+
+  it('refuses to start on a schema newer than it knows, naming both versions', async () => {
+    await rawQuery(
+      store,
+      dir,
+      "INSERT INTO migrations (id, name, applied_at) VALUES (999, 'from the future', 0)",
+    );
+    await expect(store.open(dir)).rejects.toMatchObject({
+      name: 'LedgerSchemaError',
+      message: expect.stringMatching(/migration 999, newer than this release knows \(\d+\)/),
+    });
   });
 
   it('records a version once: inserting it again changes nothing', async () => {
@@ -46,21 +81,6 @@ describe.each(implementations)('ledger ($name)', ({ name, open }) => {
     expect(await ledger.recordVersions([v('a.xml', 'e3')], 'event', T0 + 3)).toBe(1);
     expect((await ledger.getFileVersions('xml-bucket', 'a.xml')).map((f) => f.etag)).toEqual(['e3', 'e1']);
   });
-
-  it.runIf(name === 'SQLite')(
-    'applies migrations once (re-opening the file migrates nothing twice)',
-    async () => {
-      await ledger.recordVersions([v('a.xml', 'e1')], 'scan', T0);
-      await ledger.close();
-      ledger = await open(dir);
-      await ledger.migrate();
-      const db = new Database(join(dir, LEDGER_FILE), { readonly: true });
-      expect(db.prepare('SELECT id FROM migrations').all()).toEqual(MIGRATIONS.map(({ id }) => ({ id })));
-      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      db.close();
-      expect((await ledger.countByState()).pending).toBe(1);
-    },
-  );
 
   it('claims each due row once, leases it, and lets it be claimed again only when the lease expires', async () => {
     await ledger.recordVersions([v('a.xml', 'e1'), v('b.xml', 'e2'), v('c.xml', 'e3')], 'scan', T0);
@@ -220,5 +240,45 @@ describe.each(implementations)('ledger ($name)', ({ name, open }) => {
     await ledger.setSetting('schedule', '{"cron":"0 * * * *"}');
     await ledger.setSetting('schedule', '{"intervalHours":2}');
     expect(await ledger.getSetting('schedule')).toBe('{"intervalHours":2}');
+  });
+
+  it('hands each row to exactly one of several instances claiming at once', async () => {
+    const keys = Array.from({ length: 120 }, (_, i) => v(`k${String(i).padStart(3, '0')}.xml`, `e${i}`));
+    await ledger.recordVersions(keys, 'scan', T0);
+    const fleet = await Promise.all(Array.from({ length: 4 }, () => store.open(dir)));
+    try {
+      const claimedBy = new Map<number, string>();
+      await Promise.all(
+        fleet.map(async (instance, i) => {
+          for (;;) {
+            const rows = await instance.claim(`w${i}`, 3, LEASE, T0);
+            if (rows.length === 0) return;
+            for (const row of rows) {
+              expect(claimedBy.get(row.id)).toBeUndefined();
+              claimedBy.set(row.id, `w${i}`);
+              expect(await instance.finish(row.id, `w${i}`, 'done', {}, T0 + 1)).not.toBeNull();
+            }
+          }
+        }),
+      );
+      expect(claimedBy.size).toBe(120);
+      expect((await ledger.countByState()).done).toBe(120);
+    } finally {
+      await Promise.all(fleet.map((l) => l.close()));
+    }
+  });
+
+  it('records each version once when several instances record overlapping batches at once', async () => {
+    const fleet = await Promise.all(Array.from({ length: 3 }, () => store.open(dir)));
+    try {
+      const all = Array.from({ length: 300 }, (_, i) => v(`k${i}.xml`, `e${i}`));
+      // Each instance records the whole set, in its own order (as events and scans would).
+      const orders = [all, [...all].reverse(), [...all.slice(150), ...all.slice(0, 150)]];
+      const inserted = await Promise.all(fleet.map((l, i) => l.recordVersions(orders[i]!, 'event', T0)));
+      expect(inserted.reduce((a, b) => a + b, 0)).toBe(300);
+      expect((await ledger.countByState()).pending).toBe(300);
+    } finally {
+      await Promise.all(fleet.map((l) => l.close()));
+    }
   });
 });
