@@ -22,7 +22,7 @@ let pool: WorkerPool | null;
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'ft-leases-'));
-  ledger = await openLedger(dataDir);
+  ledger = await openLedger({ dataDir });
   pool = null;
   vi.useFakeTimers({ now: T0 });
   await ledger.recordVersions([{ bucket: 'xml-bucket', key: 'slow.xml', etag: 'e1' }], 'scan');
