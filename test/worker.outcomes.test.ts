@@ -99,10 +99,16 @@ describe('worker outcomes', () => {
     expect(requeued).toMatchObject({ etag, state: 'pending', forced: true });
     await t.service.drain();
     const again = await waitForFile(t.service, 'crashed.xml');
-    expect(again.report).not.toBeNull();
-    expect(
-      JSON.parse((await getObjectWithMetadata(t.s3, 'json-bucket', 'crashed.xml.json')).body),
-    ).toHaveLength(1);
+    expect(again).toMatchObject({ state: 'done', forced: false, itemsWritten: 1, itemsRejected: 0 });
+    expect(again.report).toMatchObject({
+      source: 'crashed.xml',
+      etag,
+      itemsSeen: 1,
+      itemsWritten: 1,
+      error: null,
+    });
+    const products = JSON.parse((await getObjectWithMetadata(t.s3, 'json-bucket', 'crashed.xml.json')).body);
+    expect(products.map((p: { product_id: string }) => p.product_id)).toEqual(['1']);
     expect(await t.service.reprocess('never-uploaded.xml')).toBeNull();
   });
 
