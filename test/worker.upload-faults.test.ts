@@ -81,6 +81,7 @@ test('a failing UploadPart aborts the multipart upload, shows nothing and leaves
       state: 'pending',
       attempts: 1,
       error: 'injected InternalError',
+      errorCode: 'unavailable',
       outputKey: null,
     });
     expect((await ts.service.metrics.retriesTotal.get()).values[0]?.value).toBe(1);
