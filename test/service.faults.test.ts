@@ -30,7 +30,11 @@ beforeAll(async () => {
   s3 = await startS3rver([SOURCE, TARGET, METRICS_SOURCE, METRICS_TARGET]);
   proxy = await FaultProxy.start(s3.endpoint);
   direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
-  ts = await startTestService({ endpoint: proxy.url, env: { MAX_ATTEMPTS: String(MAX_ATTEMPTS) } });
+  ts = await startTestService({
+    endpoint: proxy.url,
+    // A short stall timeout: the slow-body test's 20 ms gaps stay well under it.
+    env: { MAX_ATTEMPTS: String(MAX_ATTEMPTS), STALL_TIMEOUT_SECONDS: '1' },
+  });
 });
 
 afterAll(async () => {
@@ -130,6 +134,23 @@ describe('transient faults are retried and the output is still exact', () => {
     expect(rule.hits).toBe(1);
     expect(row).toMatchObject({ state: 'done', attempts: 1 });
     expect(await retries()).toBe(before);
+    expect(await output(key)).toBe(await expectedJson(bigXml));
+  });
+
+  test('a download that stops moving is aborted (not waited for) and retried', async () => {
+    const key = 'faults/stalled-get.xml';
+    const before = await retries();
+    // 4 KB pieces 8 s apart: the first attempt gets one piece, then nothing for longer than 1 s.
+    const rule = proxy.inject({
+      method: 'GET',
+      path: objectPath(SOURCE, key),
+      times: 1,
+      fault: { kind: 'slowBody', bytesPerSecond: 512, chunkBytes: 4096 },
+    });
+    const row = await convertThroughService(key, bigXml);
+    expect(rule.hits).toBe(1);
+    expect(row).toMatchObject({ state: 'done', attempts: 2 });
+    expect(await retries()).toBe(before + 1);
     expect(await output(key)).toBe(await expectedJson(bigXml));
   });
 

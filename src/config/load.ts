@@ -149,6 +149,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     embeddedSqsPort: opt('EMBEDDED_SQS_PORT', (n, v) => parseInteger(n, v, 0, 65535), 4576),
     events: opt('EVENTS', parseBoolean, true),
     leaseMs: opt('LEASE_SECONDS', (n, v) => parsePositiveNumber(n, v, 86_400), 60) * 1000,
+    stallTimeoutMs: opt('STALL_TIMEOUT_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 60) * 1000,
     retryBaseMs: opt('RETRY_BASE_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 1) * 1000,
     retryMaxMs: opt('RETRY_MAX_SECONDS', (n, v) => parsePositiveNumber(n, v, 86_400), 300) * 1000,
     pollMs: 5000,

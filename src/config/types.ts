@@ -50,6 +50,8 @@ export interface Config {
   embeddedSqsPort: number;
   /** Event ingestion on (SQS / embedded queue / webhook) or off (scan only). */
   events: boolean;
+  /** A download that delivers no byte for this long is aborted and retried. */
+  stallTimeoutMs: number;
   /** How long a claimed row stays ours without renewal; a crashed worker's rows come back after it. */
   leaseMs: number;
   /** Retry backoff: full jitter over min(cap, base * 2^(attempt-1)). */

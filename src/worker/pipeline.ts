@@ -33,6 +33,7 @@ import { normalizeEtag } from '../s3-format.js';
 import type { ConverterFactory } from './converter.js';
 import { outputKeyFor, reportKeyFor } from './naming.js';
 import { uploadOutput } from './output-upload.js';
+import { watchForStall } from './stall-watchdog.js';
 
 /**
  * Multipart sizing: memory per file in flight is about partSize * (queueSize + 1) (the parts being
@@ -52,7 +53,11 @@ export type PipelineSettings = Pick<
   | 'maxImageType'
   | 'maxFileBytes'
   | 'maxItemBytes'
->;
+> &
+  /** A download with no byte for this long is aborted and retried (default 60 s). */
+  Partial<Pick<Config, 'stallTimeoutMs'>>;
+
+const DEFAULT_STALL_TIMEOUT_MS = 60_000;
 
 /** The object version to convert. */
 export interface VersionToConvert {
@@ -179,6 +184,8 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     source.destroy();
   });
   source.pipe(stream);
+  // A stalled download tears everything down through the source's error, like a reset would.
+  watchForStall(source, settings.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
   const onAbort = () => source.destroy(new TransientError('conversion aborted', { code: 'aborted' }));
   signal.addEventListener('abort', onAbort, { once: true });
 

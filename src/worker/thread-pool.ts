@@ -213,6 +213,8 @@ class Conversion {
       this.settle = resolve;
       this.reject = reject;
     });
+    // A caller that gave up on the stream may never look at the report: its rejection is not a crash.
+    this.report.catch(() => {});
     this.batcher = new ChunkBatcher((data) => this.sendChunk(data));
     const self = this;
     this.stream = new Duplex({
