@@ -20,7 +20,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { packageRoot } from '../src/package-root.js';
 import { S3RVER_CREDENTIALS } from '../src/storage/embedded-s3.js';
@@ -241,6 +241,8 @@ async function benchBig(s3: S3Process, client: S3Client, rows: Row[]): Promise<v
   });
 
   for (const threads of THREAD_SETTINGS) {
+    // The previous run's output would make this one "already converted" (same source ETag).
+    await client.send(new DeleteObjectCommand({ Bucket: TARGET, Key: 'big/catalogue.xml.json' }));
     const dataDir = await mkdtemp(join(tmpdir(), 'ft-bench-big-'));
     const load = loadavg()[0]!.toFixed(1);
     const started = performance.now();
