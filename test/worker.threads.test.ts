@@ -67,7 +67,8 @@ describe('conversion thread pool', () => {
     } finally {
       await pool.close();
     }
-  });
+    // Six conversions of 16 MB (~2 CPU s on a quiet machine) and a 1-byte-chunk one: room for a busy one.
+  }, 180_000);
 
   it('fails a bad file with the converter verdict (ConversionError with its line) and keeps the thread', async () => {
     const pool = new ConvertThreadPool({ threads: 1 });
