@@ -5,7 +5,16 @@ import { el, fmtDuration, fmtHour } from './common.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 480;
 const H = 160;
-const PAD = { top: 10, right: 8, bottom: 22, left: 44 };
+const PAD = { top: 10, right: 8, bottom: 22, left: 52 };
+const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+
+/** Axis labels stay short: 40 s, 2 min, 1.5 h. */
+function shortDuration(ms) {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${compact.format(ms / 3_600_000)} h`;
+}
 
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG, tag);
@@ -57,12 +66,7 @@ export function barChart(hours, { label, valueAt, unit, tone = 'ok' }) {
       ? `${label}: none in the last ${hours.length} hours`
       : `${label}: ${total.toLocaleString()} in the last ${hours.length} hours, at most ${peak.toLocaleString()} ` +
         `(hour from ${fmtHour(hours[peakAt].hour)})`;
-  const { root, plotH, step } = frame(
-    hours,
-    max,
-    (v) => v.toLocaleString(undefined, { maximumFractionDigits: 1 }),
-    summary,
-  );
+  const { root, plotH, step } = frame(hours, max, (v) => compact.format(v), summary);
   values.forEach((v, i) => {
     const height = (v / max) * plotH;
     const bar = svg('rect', {
@@ -88,7 +92,7 @@ export function lagChart(hours, label) {
       ? `${label}: no conversions in the last ${hours.length} hours`
       : `${label}: latest hour with conversions p50 ${fmtDuration(measured.at(-1).lagP50Ms)}, ` +
         `p95 ${fmtDuration(measured.at(-1).lagP95Ms)}; highest p95 ${fmtDuration(peak)}`;
-  const { root, plotH, step } = frame(hours, max, (v) => fmtDuration(v) || '0', summary);
+  const { root, plotH, step } = frame(hours, max, shortDuration, summary);
   for (const [field, cls] of [
     ['lagP95Ms', 'p95'],
     ['lagP50Ms', 'p50'],

@@ -146,14 +146,16 @@ function entriesTable(id, caption, entries, total) {
       el(
         'table',
         { id, class: 'cards entries' },
-        el('caption', {}, `${caption} (${fmtCount(total)})`),
+        el('caption', { class: 'visually-hidden' }, `${caption} (${fmtCount(total)})`),
         el(
           'thead',
           {},
           el(
             'tr',
             {},
-            ['Line', 'Product id', 'Field', 'Reason'].map((h) => el('th', { scope: 'col' }, h)),
+            ['Line', 'Product id', 'Field', 'Reason'].map((h) =>
+              el('th', { scope: 'col', class: h === 'Line' ? 'num' : undefined }, h),
+            ),
           ),
         ),
         body,
@@ -200,9 +202,9 @@ function reportView(v) {
         el('div', {}, el('dt', {}, t), el('dd', {}, typeof d === 'number' ? fmtCount(d) : d)),
       ),
     ),
-    el('h3', {}, 'Rejected items'),
+    el('h3', {}, `Rejected items (${fmtCount(r.itemsRejected ?? r.rejections?.length ?? 0)})`),
     entriesTable('rejections', 'Rejected items', r.rejections, r.itemsRejected ?? r.rejections?.length ?? 0),
-    el('h3', {}, 'Warnings'),
+    el('h3', {}, `Warnings (${fmtCount(r.warningsTotal ?? r.warnings?.length ?? 0)})`),
     entriesTable('warnings', 'Warnings', r.warnings, r.warningsTotal ?? r.warnings?.length ?? 0),
   );
 }
