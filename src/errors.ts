@@ -167,6 +167,18 @@ const SERVICE_CODES: Record<string, ErrorCode> = {
   NoSuchUpload: 'unavailable',
   SQLITE_BUSY: 'unavailable',
   SQLITE_LOCKED: 'unavailable',
+  // PostgreSQL (SQLSTATE): the server is restarting, failing over, out of connections, or chose this
+  // transaction as a deadlock or serialization victim. All pass by themselves.
+  '57P01': 'unavailable',
+  '57P02': 'unavailable',
+  '57P03': 'unavailable',
+  '08000': 'unavailable',
+  '08001': 'unavailable',
+  '08003': 'unavailable',
+  '08006': 'unavailable',
+  '53300': 'unavailable',
+  '40001': 'unavailable',
+  '40P01': 'unavailable',
   TimeoutError: 'timeout',
   RequestTimeout: 'timeout',
   RequestTimeoutException: 'timeout',

@@ -281,4 +281,90 @@ describe.each(LEDGER_KINDS)('ledger (%s)', (kind) => {
       await Promise.all(fleet.map((l) => l.close()));
     }
   });
+
+  it('creates the scan of a schedule slot once, whichever instance asks first', async () => {
+    const other = await store.open(dir);
+    try {
+      const [a, b] = await Promise.all([
+        ledger.createSlotScan('schedule', 'host:1:a', 'every 3h:1000', T0),
+        other.createSlotScan('schedule', 'host:2:b', 'every 3h:1000', T0),
+      ]);
+      const won = [a, b].filter((s) => s !== null);
+      expect(won).toHaveLength(1);
+      expect(won[0]).toMatchObject({ trigger: 'schedule', status: 'queued', slot: 'every 3h:1000' });
+      expect(await other.createSlotScan('schedule', 'host:2:b', 'every 3h:1001', T0)).toMatchObject({
+        owner: 'host:2:b',
+      });
+      // Scans without a slot are never in each other's way.
+      expect((await ledger.createScan('api', 'host:1:a', T0)).slot).toBeNull();
+      expect((await other.createScan('api', 'host:2:b', T0)).slot).toBeNull();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('keeps instances from their heartbeats, and their graceful stops', async () => {
+    const beat = (id: string, startedAt: number, inFlight: number, now: number) =>
+      ledger.heartbeat({ id, host: 'h', pid: 7, startedAt, inFlight }, now);
+    await beat('h:7:a', T0, 0, T0);
+    await beat('h:8:b', T0 + 10, 0, T0 + 10);
+    await beat('h:7:a', T0, 3, T0 + 5000);
+    expect(await ledger.listInstances(T0)).toEqual([
+      {
+        id: 'h:7:a',
+        host: 'h',
+        pid: 7,
+        startedAt: new Date(T0).toISOString(),
+        heartbeatAt: new Date(T0 + 5000).toISOString(),
+        inFlight: 3,
+        stoppedAt: null,
+      },
+      expect.objectContaining({ id: 'h:8:b', inFlight: 0 }),
+    ]);
+    // Only instances heard from since the given time.
+    expect((await ledger.listInstances(T0 + 20)).map((i) => i.id)).toEqual(['h:7:a']);
+    await ledger.stopInstance('h:7:a', T0 + 6000);
+    expect((await ledger.listInstances(T0))[0]).toMatchObject({
+      inFlight: 0,
+      stoppedAt: new Date(T0 + 6000).toISOString(),
+    });
+  });
+
+  it.runIf(kind === 'postgres')(
+    'tells the other instances at once when work is recorded or released and when a setting changes',
+    async () => {
+      const other = await store.open(dir);
+      const heard: string[] = [];
+      const unsubscribe = other.subscribe((notice) => heard.push(notice));
+      try {
+        // The listener connects in the background; a setting proves it listens.
+        await waitUntil(async () => {
+          await ledger.setSetting('probe', String(Date.now()));
+          return heard.includes('settings');
+        });
+        heard.length = 0;
+        await ledger.recordVersions([v('a.xml', 'e1')], 'event', T0);
+        await waitUntil(() => heard.includes('work'));
+        heard.length = 0;
+        // Recording nothing new tells nobody.
+        await ledger.recordVersions([v('a.xml', 'e1')], 'event', T0);
+        const [row] = await ledger.claim('w1', 1, LEASE, T0);
+        expect(await ledger.releaseLeases('w1', undefined, T0 + 1)).toBe(1);
+        await waitUntil(() => heard.includes('work'));
+        expect(heard).toEqual(['work']);
+        expect(row?.key).toBe('a.xml');
+      } finally {
+        unsubscribe();
+        await other.close();
+      }
+    },
+  );
 });
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

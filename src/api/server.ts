@@ -22,6 +22,7 @@ import { downloadRoutes } from './downloads.js';
 import { apiErrorSchema, installErrorHandling } from './errors.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
+import { instanceRoutes } from './instances.js';
 import { metricsRoutes } from './metrics.js';
 import { scanRoutes } from './scans.js';
 import { scheduleRoutes } from './schedule.js';
@@ -78,6 +79,7 @@ export async function buildApi(service: ServiceApi, options: ApiOptions = {}): P
   await app.register(scanRoutes, { service });
   await app.register(fileRoutes, { service });
   await app.register(statsRoutes, { service });
+  await app.register(instanceRoutes, { service });
   await app.register(downloadRoutes, { service });
   await app.register(dashboardRoutes);
   for (const plugin of options.plugins ?? []) await app.register(plugin, { service });

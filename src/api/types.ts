@@ -43,6 +43,8 @@ export interface ServiceApi {
   /** Queues the latest version of `key` again; null/undefined/false when the key is unknown. */
   reprocess(key: string): Promise<unknown> | unknown;
   getSchedule(): Promise<object> | object;
+  /** The instances sharing the ledger (GET /api/instances). */
+  listInstances(): Promise<readonly object[]> | readonly object[];
   setSchedule(setting: Schedule): Promise<object | undefined> | object | undefined;
   /** The most recent scans, newest first (GET /api/scans, the console's overview). */
   listScans(limit: number): Promise<readonly object[]> | readonly object[];

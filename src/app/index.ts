@@ -29,6 +29,7 @@ import { WorkerPool } from '../worker/pool.js';
 import { processFile } from '../worker/process-file.js';
 import { seedSample, startEmbeddedStorage } from './embedded.js';
 import { type EventIngestion, NO_EVENTS, startEventIngestion } from './events.js';
+import { joinFleet } from './fleet.js';
 import { SCHEDULE_SETTING, type Service, serviceFacade } from './service.js';
 
 export { SEED_KEY } from './embedded.js';
@@ -142,8 +143,14 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
     stops.push(() => scanner.stop());
     const startupScan = await scanner.request('startup');
     logger.info({ scanId: startupScan.id }, 'catch-up scan started');
-    const scheduler = new ScanScheduler(() => {
-      scanner.request('schedule').catch((err: unknown) => logger.error({ err }, 'scheduled scan'));
+    // Instances sharing the ledger agree on who runs each scheduled scan: the first to claim its slot.
+    const scheduler = new ScanScheduler((slot) => {
+      scanner
+        .requestSlot('schedule', slot)
+        .then((scan) => {
+          if (scan === null) logger.info({ slot }, 'scheduled scan run by another instance');
+        })
+        .catch((err: unknown) => logger.error({ err }, 'scheduled scan'));
     });
     stops.push(() => scheduler.stop());
     if (options.schedule !== false) scheduler.set(schedule);
@@ -160,9 +167,21 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
       scheduler,
       scheduleSource,
       startupScan,
+      owner,
       matchesKey,
       stop,
     });
+
+    // The fleet: heartbeats, other instances' new work, and a schedule changed on any of them.
+    const member = await joinFleet({
+      ledger,
+      owner,
+      logger,
+      inFlight: () => pool.inFlight,
+      wake: () => pool.wake(),
+      reloadSchedule: () => service.reloadSchedule(),
+    });
+    stops.push(() => member.leave());
 
     // Events: recorded through the facade, so new versions wake the workers.
     let events = NO_EVENTS;

@@ -19,6 +19,7 @@ import type { Metrics } from '../metrics.js';
 import { normalizeEtag } from '../s3-format.js';
 import type { EmbeddedS3 } from '../storage/embedded-s3.js';
 import type { WorkerPool } from '../worker/pool.js';
+import { HEARTBEAT_MS } from './fleet.js';
 
 /** A scan as the API shows it (ids are strings on the wire). */
 export type ScanInfo = Omit<ScanRecord, 'id'> & { id: string };
@@ -29,6 +30,21 @@ export interface ScheduleInfo {
   nextRunAt: string | null;
   /** Where the schedule came from: the environment, or a change persisted through the API. */
   source: 'config' | 'settings';
+}
+
+/** An instance of the fleet as the API shows it. */
+export interface InstanceInfo {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  lastHeartbeatAt: string;
+  filesInFlight: number;
+  /** `silent`: no heartbeat for three intervals (killed, hung or cut off from the ledger). */
+  status: 'running' | 'silent' | 'stopped';
+  stoppedAt: string | null;
+  /** The instance answering. */
+  self: boolean;
 }
 
 export interface Service extends ServiceApi {
@@ -69,6 +85,13 @@ export interface Service extends ServiceApi {
   reprocess(key: string): Promise<FileRecord | null>;
 
   getSchedule(): Promise<ScheduleInfo>;
+  /**
+   * Re-reads the schedule persisted in the ledger (any instance sharing it may have changed it) and
+   * applies it if it differs. Nothing when this process runs no schedule (`scan --once`).
+   */
+  reloadSchedule(): Promise<void>;
+  /** Every instance sharing the ledger, from their heartbeats (GET /api/instances). */
+  listInstances(): Promise<InstanceInfo[]>;
   /** Validates (ConfigError/RangeError on a bad value), persists in the ledger and reschedules. */
   setSchedule(schedule: Schedule): Promise<ScheduleInfo>;
 
@@ -103,10 +126,16 @@ export interface ServiceParts {
   scheduler: ScanScheduler;
   scheduleSource: ScheduleInfo['source'];
   startupScan: ScanRecord;
+  /** This instance's id (`host:pid:random`): the owner of its leases and scans. */
+  owner: string;
   matchesKey: (key: string) => boolean;
   /** Stops everything the composition root started (the app's stop). */
   stop: (options?: { graceMs?: number }) => Promise<void>;
 }
+
+/** GET /api/instances shows instances heard from in the last day. */
+const INSTANCES_SHOWN_MS = 24 * 3_600_000;
+const SILENT_AFTER_BEATS = 3;
 
 /** The ledger setting under which a schedule changed through the API is persisted. */
 export const SCHEDULE_SETTING = 'schedule';
@@ -213,6 +242,33 @@ export function serviceFacade(parts: ServiceParts): Service {
 
     async getSchedule() {
       return scheduleInfo();
+    },
+    async reloadSchedule() {
+      if (scheduler.schedule === null) return;
+      const persisted = await ledger.getSetting(SCHEDULE_SETTING);
+      if (persisted === null || persisted === JSON.stringify(scheduler.schedule)) return;
+      const schedule = JSON.parse(persisted) as Schedule;
+      scheduler.set(schedule);
+      scheduleSource = 'settings';
+      logger.info({ schedule }, 'scan schedule changed by another instance');
+    },
+    async listInstances() {
+      const now = Date.now();
+      return (await ledger.listInstances(now - INSTANCES_SHOWN_MS)).map((i) => ({
+        id: i.id,
+        host: i.host,
+        pid: i.pid,
+        startedAt: i.startedAt,
+        lastHeartbeatAt: i.heartbeatAt,
+        filesInFlight: i.inFlight,
+        status: i.stoppedAt
+          ? 'stopped'
+          : now - Date.parse(i.heartbeatAt) > SILENT_AFTER_BEATS * HEARTBEAT_MS
+            ? 'silent'
+            : 'running',
+        stoppedAt: i.stoppedAt,
+        self: i.id === parts.owner,
+      }));
     },
     async setSchedule(schedule) {
       let valid: Schedule;

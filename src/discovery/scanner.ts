@@ -8,13 +8,19 @@ import { type ScanDeps, scanSourceBucket } from './scan.js';
  * Runs scans one at a time and coalesces requests: while a scan runs, every new request joins a single
  * queued follow-up scan (a running listing may already be past a key uploaded since it began, so the
  * request cannot simply join the running scan). Requests return the scan's id at once; progress is in
- * the ledger's `scans` table.
+ * the ledger's `scans` table. A scheduled scan is different: it is claimed in the ledger for its slot
+ * first (so exactly one instance of a fleet runs it) and, when this instance wins it, queued as its own.
  */
 export class Scanner {
-  private running: { id: number; done: Promise<void> } | null = null;
-  private queued: { record: ScanRecord; done: Promise<void> } | null = null;
+  private running: number | null = null;
+  /** The queued scan that further requests join (scheduled scans are never joined). */
+  private joinable: ScanRecord | null = null;
+  /** Scans not started yet, to cancel on stop. */
+  private readonly waiting = new Map<number, ScanRecord>();
   /** Scans not yet ended, by id (removed when they end). */
   private readonly unfinished = new Map<number, Promise<void>>();
+  /** The end of the chain: each scan starts when the one before it has ended. */
+  private last: Promise<void> = Promise.resolve();
   private readonly controller = new AbortController();
   private stopped = false;
 
@@ -25,29 +31,51 @@ export class Scanner {
   private serial: Promise<unknown> = Promise.resolve();
 
   request(trigger: ScanTrigger): Promise<ScanRecord> {
-    // One request at a time, so two simultaneous requests cannot both create a follow-up scan.
-    const result = this.serial.then(() => this.enqueue(trigger));
+    return this.serialized(async () => {
+      if (this.joinable) return this.joinable;
+      return this.enqueue(await this.deps.ledger.createScan(trigger, this.deps.owner), true);
+    });
+  }
+
+  /**
+   * The scan of a schedule slot, if no instance sharing the ledger has taken that slot yet; null when
+   * one has (it runs the scan, this instance does nothing).
+   */
+  requestSlot(trigger: ScanTrigger, slot: string): Promise<ScanRecord | null> {
+    return this.serialized(async () => {
+      const record = await this.deps.ledger.createSlotScan(trigger, this.deps.owner, slot);
+      return record && this.enqueue(record, false);
+    });
+  }
+
+  /** One request at a time, so two simultaneous requests cannot both create a follow-up scan. */
+  private serialized<T>(create: () => Promise<T>): Promise<T> {
+    const result = this.serial.then(() => {
+      if (this.stopped) throw new Error('the service is stopping');
+      return create();
+    });
     this.serial = result.catch(() => {});
     return result;
   }
 
-  private async enqueue(trigger: ScanTrigger): Promise<ScanRecord> {
-    if (this.stopped) throw new Error('the service is stopping');
-    if (this.queued) return this.queued.record;
-    const record = await this.deps.ledger.createScan(trigger, this.deps.owner);
-    if (!this.running) {
-      this.running = { id: record.id, done: this.run(record.id) };
-      this.track(record.id, this.running.done);
-      return record;
+  private enqueue(record: ScanRecord, joinable: boolean): ScanRecord {
+    const idle = this.running === null && this.waiting.size === 0;
+    if (!idle) {
+      this.waiting.set(record.id, record);
+      if (joinable) this.joinable = record;
     }
-    const previous = this.running.done;
-    const done = previous.then(() => {
-      this.queued = null;
+    const done = this.last.then(async () => {
+      if (this.joinable?.id === record.id) this.joinable = null;
       if (this.stopped) return;
-      this.running = { id: record.id, done: this.run(record.id) };
-      return this.running.done;
+      this.waiting.delete(record.id);
+      this.running = record.id;
+      try {
+        await this.run(record.id);
+      } finally {
+        this.running = null;
+      }
     });
-    this.queued = { record, done };
+    this.last = done.catch(() => {});
     this.track(record.id, done);
     return record;
   }
@@ -67,13 +95,14 @@ export class Scanner {
     done.finally(() => this.unfinished.delete(id)).catch(() => {});
   }
 
-  /** Aborts the running listing; a queued scan does not start. Their rows are marked failed. */
+  /** Aborts the running listing; queued scans do not start. Their rows are marked failed. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.controller.abort();
     await this.settled();
-    if (this.queued)
-      await this.deps.ledger.finishScan(this.queued.record.id, zero, 'cancelled: the service stopped');
+    for (const record of this.waiting.values())
+      await this.deps.ledger.finishScan(record.id, zero, 'cancelled: the service stopped');
+    this.waiting.clear();
   }
 
   private async run(id: number): Promise<void> {
@@ -89,8 +118,6 @@ export class Scanner {
       logger.error({ scanId: id, err }, 'scan failed');
       const row = await ledger.getScan(id);
       await ledger.finishScan(id, row ?? zero, message);
-    } finally {
-      if (this.running?.id === id) this.running = null;
     }
   }
 }

@@ -4,7 +4,15 @@
  * and the two cannot drift apart.
  */
 import type { ErrorCode } from '../errors.js';
-import type { DiscoveredBy, FileRecord, FileState, FinishedFile, ScanRecord, ScanTrigger } from './types.js';
+import type {
+  DiscoveredBy,
+  FileRecord,
+  FileState,
+  FinishedFile,
+  InstanceRecord,
+  ScanRecord,
+  ScanTrigger,
+} from './types.js';
 
 export interface FileRow {
   id: number;
@@ -59,6 +67,17 @@ export interface ScanRow {
   error: string | null;
   owner: string | null;
   updated_at: number | null;
+  slot: string | null;
+}
+
+export interface InstanceRow {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: number;
+  heartbeat_at: number;
+  in_flight: number;
+  stopped_at: number | null;
 }
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -124,8 +143,24 @@ export function toScanRecord(row: ScanRow): ScanRecord {
     error: row.error,
     owner: row.owner,
     updatedAt: iso(row.updated_at),
+    slot: row.slot,
   };
 }
+
+export function toInstanceRecord(row: InstanceRow): InstanceRecord {
+  return {
+    id: row.id,
+    host: row.host,
+    pid: row.pid,
+    startedAt: iso(row.started_at)!,
+    heartbeatAt: iso(row.heartbeat_at)!,
+    inFlight: row.in_flight,
+    stoppedAt: iso(row.stopped_at),
+  };
+}
+
+/** Instances silent for this long are forgotten (their rows deleted). */
+export const FORGET_INSTANCES_MS = 7 * 24 * 3_600_000;
 
 /** The report column's value for an outcome (JSON text, or null). */
 export const reportJson = (report: unknown): string | null =>

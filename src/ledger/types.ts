@@ -120,6 +120,8 @@ export interface ScanRecord {
   /** The process running it (`host:pid:random`), and when it last progressed. */
   owner: string | null;
   updatedAt: string | null;
+  /** The schedule slot of a scheduled scan (one scan per slot across instances), else null. */
+  slot: string | null;
 }
 
 export interface ScanProgress {
@@ -187,6 +189,11 @@ export interface Ledger {
   nextDueAt(): Promise<number | null>;
 
   createScan(trigger: ScanTrigger, owner: string, now?: number): Promise<ScanRecord>;
+  /**
+   * The scan of a schedule slot (a name every instance gives the same scheduled run), created queued
+   * unless an instance sharing the ledger already created it: then null, and that instance runs it.
+   */
+  createSlotScan(trigger: ScanTrigger, owner: string, slot: string, now?: number): Promise<ScanRecord | null>;
   startScan(id: number, now?: number): Promise<void>;
   updateScan(id: number, progress: ScanProgress, now?: number): Promise<void>;
   finishScan(id: number, progress: ScanProgress, error: string | null, now?: number): Promise<void>;
@@ -197,4 +204,43 @@ export interface Ledger {
 
   getSetting(name: string): Promise<string | null>;
   setSetting(name: string, value: string, now?: number): Promise<void>;
+
+  /** Records that an instance is alive (and how busy); creates its row on the first beat. */
+  heartbeat(instance: InstanceHeartbeat, now?: number): Promise<void>;
+  /** Records a graceful stop; rows of instances silent for a week are removed. */
+  stopInstance(id: string, now?: number): Promise<void>;
+  /** Instances that beat (or stopped) at or after `since`, oldest start first. */
+  listInstances(since: number): Promise<InstanceRecord[]>;
+  /**
+   * Calls `listener` when an instance sharing this ledger recorded or released work (`work`) or
+   * changed a setting (`settings`). PostgreSQL: LISTEN/NOTIFY on its own connection, re-established
+   * after a loss, with one notice of each kind then (what was missed meanwhile). SQLite has no such
+   * channel: processes sharing DATA_DIR see each other's work at the next poll. Returns an unsubscribe.
+   */
+  subscribe(listener: (notice: LedgerNotice) => void): () => void;
+}
+
+/** What instances sharing a ledger tell each other. */
+export type LedgerNotice = 'work' | 'settings';
+
+/** One instance's heartbeat. */
+export interface InstanceHeartbeat {
+  /** The owner of its leases and scans (`host:pid:random`). */
+  id: string;
+  host: string;
+  pid: number;
+  /** ms since epoch. */
+  startedAt: number;
+  /** Files it is converting now. */
+  inFlight: number;
+}
+
+export interface InstanceRecord {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  heartbeatAt: string;
+  inFlight: number;
+  stoppedAt: string | null;
 }

@@ -20,6 +20,8 @@ export interface TestServiceOptions {
   /** Reuse a data directory (restart scenarios); default a fresh temp dir, removed by close(). */
   dataDir?: string;
   deps?: AppOptions;
+  /** Settings no variable reaches (the poll interval), over what the environment gives. */
+  config?: Partial<Config>;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
@@ -58,7 +60,7 @@ export function testConfig(options: TestServiceOptions, dataDir: string): Config
 export async function startTestService(options: TestServiceOptions): Promise<TestService> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'ft-service-')));
-  const config = testConfig(options, dataDir);
+  const config = { ...testConfig(options, dataDir), ...options.config };
   const service = await startApp(config, { logger: createLogger(config.logLevel), ...options.deps });
   const s3 = createS3Client(config.s3);
   return {

@@ -78,9 +78,29 @@ const M004_ERROR_CODE = `
 ALTER TABLE files ADD COLUMN error_code TEXT;
 `;
 
+/**
+ * Many instances: their heartbeats (GET /api/instances), and one scan per schedule slot across them
+ * (a unique slot; NULL for every scan that is not scheduled).
+ */
+const M005_FLEET = `
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  in_flight INTEGER NOT NULL DEFAULT 0,
+  stopped_at BIGINT
+);
+CREATE INDEX instances_heartbeat ON instances (heartbeat_at);
+ALTER TABLE scans ADD COLUMN slot TEXT;
+CREATE UNIQUE INDEX scans_slot ON scans (slot);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'initial: files, scans, settings', sql: M001_INITIAL },
   { id: 2, name: 'scans: owner and progress time', sql: M002_SCAN_OWNER },
   { id: 3, name: 'files: index on finished_at', sql: M003_FINISHED_INDEX },
   { id: 4, name: 'files: error_code', sql: M004_ERROR_CODE },
+  { id: 5, name: 'instances; scans: schedule slot', sql: M005_FLEET },
 ];

@@ -3,11 +3,14 @@ import type { Logger } from '../../log.js';
 import {
   type FileRow,
   type FinishedRow,
+  FORGET_INSTANCES_MS,
+  type InstanceRow,
   pageBounds,
   reportJson,
   type ScanRow,
   toFileRecord,
   toFinishedFile,
+  toInstanceRecord,
   toMs,
   toScanRecord,
 } from '../rows.js';
@@ -18,6 +21,7 @@ import {
   type FilePage,
   type FileState,
   type Ledger,
+  type LedgerNotice,
   type ListFilesQuery,
   normalizeEtag,
   type ObjectVersion,
@@ -25,10 +29,8 @@ import {
 } from '../types.js';
 import { CREATE_MIGRATIONS_TABLE, MIGRATIONS } from './migrations.js';
 import { compileNamed, valuesFor } from './named.js';
+import { listenForNotices, NOTICE_CHANNEL } from './notices.js';
 import * as SQL from './statements.js';
-
-/** The channel a recorded version is announced on (LISTEN/NOTIFY), to wake idle instances at once. */
-export const WORK_CHANNEL = 'file_transformer_work';
 
 /** Versions per INSERT: a scan page is at most 1,000 keys; larger batches are split. */
 const INSERT_BATCH = 1000;
@@ -75,13 +77,17 @@ async function retryOnDeadlock<T>(statement: () => Promise<T>, attempts = 3): Pr
  * claims use FOR UPDATE SKIP LOCKED so instances never wait on each other's rows.
  */
 export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
-  const pool = new pg.Pool({
+  const connection: pg.ClientConfig = {
     connectionString: options.url,
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+  };
+  const notices = listenForNotices(connection, options.logger);
+  const pool = new pg.Pool({
+    ...connection,
     max: options.poolSize,
     application_name: 'file-transformer',
-    connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
-    keepAlive: true,
     // Every ledger statement is short; one that hangs (a lock, a failing-over server) is an error
     // the caller retries, not a worker stuck forever.
     statement_timeout: 30_000,
@@ -104,6 +110,10 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
   }
   const rowsOf = async <R extends pg.QueryResultRow>(sql: string, params?: Record<string, unknown>) =>
     (await run<R>(sql, params)).rows;
+  /** Tells every instance listening (itself included) that something changed; delivered on commit. */
+  const notify = async (notice: LedgerNotice) => {
+    await run(SQL.NOTIFY, { channel: NOTICE_CHANNEL, notice });
+  };
   const changes = async (sql: string, params: Record<string, unknown>) =>
     (await run(sql, params)).rowCount ?? 0;
 
@@ -133,6 +143,7 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
       }
     },
     async close() {
+      await notices.close();
       if (!pool.ended) await pool.end();
     },
     async ping() {
@@ -153,7 +164,7 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
             eventTimes: batch.map((v) => toMs(v.eventTime)),
             discoveredBy,
             now,
-            channel: WORK_CHANNEL,
+            channel: NOTICE_CHANNEL,
           }),
         );
         inserted += row?.n ?? 0;
@@ -190,13 +201,15 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
       return (await changes(SQL.RETRY_LATER, { id, owner, error, errorCode, nextAttemptAt, now })) === 1;
     },
     async releaseLeases(owner, ids, now = Date.now()) {
-      if (ids === undefined) return changes(SQL.RELEASE_OWNER_LEASES, { owner, now });
       let released = 0;
-      for (const id of ids) released += await changes(SQL.RELEASE_LEASE, { owner, id, now });
+      if (ids === undefined) released = await changes(SQL.RELEASE_OWNER_LEASES, { owner, now });
+      else for (const id of ids) released += await changes(SQL.RELEASE_LEASE, { owner, id, now });
+      // Another instance may be idle: the released files are due now.
+      if (released > 0) await notify('work');
       return released;
     },
     async requeue(id, now = Date.now()) {
-      await run(SQL.REQUEUE, { id, now });
+      if ((await changes(SQL.REQUEUE, { id, now })) > 0) await notify('work');
       return ledger.getFile(id);
     },
 
@@ -239,6 +252,10 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
       const [row] = await rowsOf<ScanRow>(SQL.INSERT_SCAN, { trigger, owner, now });
       return toScanRecord(row!);
     },
+    async createSlotScan(trigger, owner, slot, now = Date.now()) {
+      const [row] = await rowsOf<ScanRow>(SQL.INSERT_SLOT_SCAN, { trigger, owner, slot, now });
+      return row ? toScanRecord(row) : null;
+    },
     async startScan(id, now = Date.now()) {
       await run(SQL.START_SCAN, { id, now });
     },
@@ -265,6 +282,22 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
     },
     async setSetting(name, value, now = Date.now()) {
       await run(SQL.UPSERT_SETTING, { name, value, now });
+      await notify('settings');
+    },
+
+    async heartbeat(instance, now = Date.now()) {
+      const { id, host, pid, startedAt, inFlight } = instance;
+      await run(SQL.UPSERT_INSTANCE, { id, host, pid, startedAt, inFlight, now });
+    },
+    async stopInstance(id, now = Date.now()) {
+      await run(SQL.STOP_INSTANCE, { id, now });
+      await run(SQL.DELETE_INSTANCES_SILENT_SINCE, { before: now - FORGET_INSTANCES_MS });
+    },
+    async listInstances(since) {
+      return (await rowsOf<InstanceRow>(SQL.LIST_INSTANCES, { since })).map(toInstanceRecord);
+    },
+    subscribe(listener) {
+      return notices.subscribe(listener);
     },
   };
   return ledger;

@@ -9,7 +9,7 @@
  * Rows go in key order (versions of one key in the caller's order, so ids still follow discovery):
  * two batches overlapping in keys, such as two scans at once, then take the unique index's locks in
  * the same order instead of deadlocking. Returns how many were new, and wakes idle instances
- * (LISTEN file_transformer_work) when any was: the notification is delivered when the statement commits.
+ * (LISTEN file_transformer, notice `work`) when any was: the notification is delivered when the statement commits.
  */
 export const INSERT_VERSIONS = `
 WITH inserted AS (
@@ -23,7 +23,7 @@ WITH inserted AS (
   ON CONFLICT (bucket, key, etag) DO NOTHING
   RETURNING 1
 )
-SELECT n, CASE WHEN n > 0 THEN pg_notify(@channel, '') END AS notified
+SELECT n, CASE WHEN n > 0 THEN pg_notify(@channel, 'work') END AS notified
 FROM (SELECT COUNT(*)::int AS n FROM inserted) AS c`;
 
 /**
@@ -130,6 +130,12 @@ export const INSERT_SCAN = `
 INSERT INTO scans (trigger, status, requested_at, owner, updated_at)
 VALUES (@trigger, 'queued', @now, @owner, @now) RETURNING *`;
 
+/** A scheduled scan, unless an instance already created the scan of this slot (then no row). */
+export const INSERT_SLOT_SCAN = `
+INSERT INTO scans (trigger, status, requested_at, owner, updated_at, slot)
+VALUES (@trigger, 'queued', @now, @owner, @now, @slot)
+ON CONFLICT (slot) DO NOTHING RETURNING *`;
+
 export const START_SCAN = `UPDATE scans SET status = 'running', started_at = @now, updated_at = @now WHERE id = @id`;
 
 export const UPDATE_SCAN_PROGRESS = `
@@ -152,9 +158,25 @@ export const UPSERT_SETTING = `
 INSERT INTO settings (name, value, updated_at) VALUES (@name, @value, @now)
 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
 
+/** An instance's heartbeat; its first one creates the row. */
+export const UPSERT_INSTANCE = `
+INSERT INTO instances (id, host, pid, started_at, heartbeat_at, in_flight)
+VALUES (@id, @host, @pid, @startedAt, @now, @inFlight)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, in_flight = excluded.in_flight`;
+
+export const STOP_INSTANCE = `
+UPDATE instances SET stopped_at = @now, heartbeat_at = @now, in_flight = 0 WHERE id = @id`;
+
+export const DELETE_INSTANCES_SILENT_SINCE = `DELETE FROM instances WHERE heartbeat_at < @before`;
+
+export const LIST_INSTANCES = `SELECT * FROM instances WHERE heartbeat_at >= @since ORDER BY started_at, id`;
+
 export const SELECT_APPLIED_MIGRATIONS = `SELECT id FROM migrations ORDER BY id`;
 
 export const INSERT_MIGRATION = `INSERT INTO migrations (id, name, applied_at) VALUES (@id, @name, @now)`;
+
+/** A notice to every instance listening (./notices.ts), delivered when the transaction commits. */
+export const NOTIFY = `SELECT pg_notify(@channel, @notice)`;
 
 /**
  * Serializes migrations across instances starting at once: a transaction-scoped advisory lock, so it

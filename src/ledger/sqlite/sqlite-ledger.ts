@@ -4,11 +4,14 @@ import Database from 'better-sqlite3';
 import {
   type FileRow,
   type FinishedRow,
+  FORGET_INSTANCES_MS,
+  type InstanceRow,
   pageBounds,
   reportJson,
   type ScanRow,
   toFileRecord,
   toFinishedFile,
+  toInstanceRecord,
   toMs,
   toScanRecord,
 } from '../rows.js';
@@ -172,6 +175,10 @@ export function openSqliteLedger(file: string): Ledger {
     async createScan(trigger, owner, now = Date.now()) {
       return toScanRecord(stmt(SQL.INSERT_SCAN).get({ trigger, owner, now }) as ScanRow);
     },
+    async createSlotScan(trigger, owner, slot, now = Date.now()) {
+      const row = stmt(SQL.INSERT_SLOT_SCAN).get({ trigger, owner, slot, now }) as ScanRow | undefined;
+      return row ? toScanRecord(row) : null;
+    },
     async startScan(id, now = Date.now()) {
       stmt(SQL.START_SCAN).run({ id, now });
     },
@@ -198,6 +205,22 @@ export function openSqliteLedger(file: string): Ledger {
     },
     async setSetting(name, value, now = Date.now()) {
       stmt(SQL.UPSERT_SETTING).run({ name, value, now });
+    },
+
+    async heartbeat(instance, now = Date.now()) {
+      const { id, host, pid, startedAt, inFlight } = instance;
+      stmt(SQL.UPSERT_INSTANCE).run({ id, host, pid, startedAt, inFlight, now });
+    },
+    async stopInstance(id, now = Date.now()) {
+      stmt(SQL.STOP_INSTANCE).run({ id, now });
+      stmt(SQL.DELETE_INSTANCES_SILENT_SINCE).run({ before: now - FORGET_INSTANCES_MS });
+    },
+    async listInstances(since) {
+      return (stmt(SQL.LIST_INSTANCES).all({ since }) as InstanceRow[]).map(toInstanceRecord);
+    },
+    subscribe() {
+      // No channel between processes sharing the file: their workers poll (pollMs) instead.
+      return () => {};
     },
   };
   return ledger;
