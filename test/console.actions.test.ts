@@ -54,8 +54,11 @@ test('the overview shows each readiness check, counts, the last scans and the 24
   expect(await charts.nth(1).locator('svg').getAttribute('aria-label')).toMatch(/: 3 in the last 24 hours/);
   expect(await charts.nth(2).locator('svg').getAttribute('aria-label')).toMatch(/: 1 in the last 24 hours/);
   expect(await charts.nth(3).locator('svg').getAttribute('aria-label')).toMatch(/p50 \d/);
-  // No PostgreSQL ledger here: the API has no instances to list, and the section stays hidden.
-  expect(await page.locator('#instances').isHidden()).toBe(true);
+  // Every ledger keeps the instances' heartbeats: this service lists itself, running.
+  expect(await page.locator('#instances').isVisible()).toBe(true);
+  const rows = page.locator('#instances-body tbody tr');
+  expect(await rows.count()).toBe(1);
+  expect(await rows.first().textContent()).toMatch(/running/);
 });
 
 test('an action without the token shows the refusal in words, asks for the token once, then runs', async () => {

@@ -47,6 +47,8 @@ export interface ProxiedRequest {
   method: string;
   path: string;
   fault: Fault['kind'] | null;
+  /** The upstream's status once it answered (a completed write is a 2xx PUT); absent until then. */
+  status?: number;
 }
 
 function s3ErrorXml(code: string, message: string, resource: string): string {
@@ -121,7 +123,8 @@ export class FaultProxy {
     const rule = this.pick(method, path);
     if (rule) rule.hits++;
     const fault = rule?.fault ?? null;
-    this.log.push({ method, path, fault: fault?.kind ?? null });
+    const entry: ProxiedRequest = { method, path, fault: fault?.kind ?? null };
+    this.log.push(entry);
 
     if (fault?.kind === 'slowDown' || fault?.kind === 'status') {
       const [status, code] = fault.kind === 'slowDown' ? [503, 'SlowDown'] : [fault.status, fault.code];
@@ -153,6 +156,7 @@ export class FaultProxy {
       upstream.on('response', resolve);
       upstream.on('error', reject);
     });
+    entry.status = answer.statusCode;
     res.writeHead(answer.statusCode ?? 502, answer.headers);
 
     if (fault?.kind === 'resetMidBody') {
