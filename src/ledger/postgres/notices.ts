@@ -7,6 +7,7 @@
 import pg from 'pg';
 import type { Logger } from '../../log.js';
 import type { LedgerNotice } from '../types.js';
+import { briefError } from './brief-error.js';
 
 /** The channel; the payload is the notice (`work`, `settings`). */
 export const NOTICE_CHANNEL = 'file_transformer';
@@ -52,7 +53,7 @@ export function listenForNotices(config: pg.ClientConfig, logger?: Logger): Noti
     if (probeTimer) clearInterval(probeTimer);
     probeTimer = null;
     c.end().catch(() => {});
-    if (!closed) logger?.warn({ err }, 'ledger notices: connection lost; reconnecting');
+    if (!closed) logger?.warn({ err: briefError(err) }, 'ledger notices: connection lost; reconnecting');
     reconnectLater();
   };
 
@@ -72,7 +73,7 @@ export function listenForNotices(config: pg.ClientConfig, logger?: Logger): Noti
     } catch (err) {
       connecting = false;
       c.end().catch(() => {});
-      if (!closed) logger?.warn({ err }, 'ledger notices: cannot listen yet; retrying');
+      if (!closed) logger?.warn({ err: briefError(err) }, 'ledger notices: cannot listen yet; retrying');
       reconnectLater();
       return;
     }

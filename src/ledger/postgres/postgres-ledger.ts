@@ -27,6 +27,7 @@ import {
   type ObjectVersion,
   type ScanProgress,
 } from '../types.js';
+import { briefError } from './brief-error.js';
 import { CREATE_MIGRATIONS_TABLE, MIGRATIONS } from './migrations.js';
 import { compileNamed, valuesFor } from './named.js';
 import { listenForNotices, NOTICE_CHANNEL } from './notices.js';
@@ -97,7 +98,7 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
   // An idle connection that dies (server restart, failover) is reported here; without a listener it
   // would crash the process. The pool drops it and opens a new one on the next query.
   pool.on('error', (err) =>
-    options.logger?.warn({ err }, 'ledger connection lost; reconnecting on next use'),
+    options.logger?.warn({ err: briefError(err) }, 'ledger connection lost; reconnecting on next use'),
   );
 
   async function run<R extends pg.QueryResultRow>(
