@@ -30,7 +30,7 @@ import {
 import type { FileOutcome } from '../ledger/types.js';
 import type { Logger } from '../log.js';
 import { normalizeEtag } from '../s3-format.js';
-import type { ConverterFactory } from './converter.js';
+import { type ConverterFactory, loadConverter } from './converter.js';
 import { outputKeyFor, reportKeyFor } from './naming.js';
 import { uploadOutput } from './output-upload.js';
 import { watchForStall } from './stall-watchdog.js';
@@ -78,7 +78,8 @@ export interface PipelineInput {
   s3: S3Client;
   settings: PipelineSettings;
   version: VersionToConvert;
-  createConverter: ConverterFactory;
+  /** Default: the converter of src/convert/ (loaded on first use). */
+  createConverter?: ConverterFactory;
   logger: Logger;
   /** Aborts the work (graceful stop, lost lease, a Lambda about to time out). */
   signal: AbortSignal;
@@ -156,8 +157,9 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     }
   }
 
+  const createConverter = input.createConverter ?? (await loadConverter());
   const source = await getSource(s3, version, signal);
-  const { stream, report } = input.createConverter({
+  const { stream, report } = createConverter({
     source: version.key,
     strict: settings.strict,
     maxImageType: settings.maxImageType,
