@@ -63,7 +63,8 @@ export class TransformerError extends Error {
   readonly retryable: boolean;
   readonly statusCode: number | null;
   readonly serviceCode: string | null;
-  readonly object: ObjectRef | null;
+  /** Set by the thrower when it knows it, else by toTransformerError from its caller's context. */
+  object: ObjectRef | null;
   readonly time: Date;
 
   constructor(message: string, options: ErrorDetails & { code: ErrorCode; retryable: boolean }) {
@@ -263,11 +264,14 @@ function codeFor(err: unknown, status: number, serviceCode: string | null): Erro
 /**
  * Classifies anything thrown by the AWS SDK, Node's network stack, the ledger or our own code into a
  * TransformerError, like sqs-consumer's `toSQSError`: the one place that decides retry vs final.
- * `object` names what was being worked on (a TransformerError passes through unchanged). An error nobody recognises is `internal` and final: a ReferenceError retried five times
+ * `object` names what was being worked on (a TransformerError keeps its own, or gets this one). An error nobody recognises is `internal` and final: a ReferenceError retried five times
  * is a bug hidden, not an outage ridden out.
  */
 export function toTransformerError(err: unknown, object?: ObjectRef): TransformerError {
-  if (err instanceof TransformerError) return err;
+  if (err instanceof TransformerError) {
+    err.object ??= object ?? null;
+    return err;
+  }
   const e = asErrorLike(err);
   const message = str(e.message) || String(err);
   const statusCode = httpStatusOf(err) || null;

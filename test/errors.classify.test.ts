@@ -165,9 +165,13 @@ describe('toTransformerError on our own failures', () => {
     expect(e.cause).toBe(err);
   });
 
-  it('passes a TransformerError through unchanged', () => {
+  it('passes a TransformerError through, giving it the object only when it has none', () => {
     const first = toTransformerError(new ReferenceError('x'));
     expect(toTransformerError(first)).toBe(first);
+    expect(first.object).toBeNull();
+    const object = { bucket: 'xml-bucket', key: 'a.xml', etag: 'e1' };
+    expect(toTransformerError(first, object).object).toEqual(object);
+    expect(toTransformerError(first, { bucket: 'other', key: 'b.xml' }).object).toEqual(object);
   });
 
   it('a busy SQLite ledger is unavailable, retried', () => {
