@@ -98,14 +98,17 @@ test('an action without the token shows the refusal in words, asks for the token
   expect(await page.locator('#token-form').isHidden()).toBe(true);
 });
 
-test('cancelling the token prompt leaves the refusal on the page and changes nothing', async () => {
+test('cancelling the token prompt (Escape) leaves the refusal on the page, focus on the button, and changes nothing', async () => {
   const page = await h.open(filePath('overview/a.xml'));
   await page.getByRole('button', { name: 'Reprocess' }).click();
   await eventually(() => page.locator('#token-form').isVisible()).toBe(true);
-  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('#token').press('Escape');
   await eventually(() => page.locator('#action-status').textContent()).toBe(
     'Not reprocessed. The service refused: this call changes state: send Authorization: Bearer <API_TOKEN>.',
   );
+  expect(await page.locator('#token-form').isHidden()).toBe(true);
+  // Focus is back on the button that asked.
+  expect(await page.evaluate(() => document.activeElement?.id)).toBe('reprocess');
   const [row] = await h.api.ts.service.getFileVersions('overview/a.xml');
   expect(row!.forced).toBe(false);
 });

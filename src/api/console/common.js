@@ -54,6 +54,8 @@ let tokenRequest = null;
 /** Shows the token form with the API's refusal; resolves true once a token was entered, false on cancel. */
 function askToken(reason) {
   const form = $('token-form');
+  // Keyboard users go back to the control that asked, once the token is given or refused.
+  const returnTo = form.contains(document.activeElement) ? null : document.activeElement;
   $('token-reason').textContent = reason;
   form.hidden = false;
   $('token').value = '';
@@ -62,8 +64,10 @@ function askToken(reason) {
     const done = (ok) => {
       form.hidden = true;
       form.removeEventListener('submit', onSubmit);
+      form.removeEventListener('keydown', onKey);
       $('token-cancel').removeEventListener('click', onCancel);
       tokenRequest = null;
+      returnTo?.focus();
       resolve(ok);
     };
     const onSubmit = (event) => {
@@ -73,7 +77,11 @@ function askToken(reason) {
       done(true);
     };
     const onCancel = () => done(false);
+    const onKey = (event) => {
+      if (event.key === 'Escape') onCancel();
+    };
     form.addEventListener('submit', onSubmit);
+    form.addEventListener('keydown', onKey);
     $('token-cancel').addEventListener('click', onCancel);
   });
   return tokenRequest;
@@ -207,8 +215,9 @@ export function poll(tick, ms, onError) {
 }
 
 /**
- * A button for a call that changes something: disabled while `run` works, its progress and outcome
- * in `status` (`busy` first; `run`'s own text after; "<failed> <the API's reason>" when it throws).
+ * A button for a call that changes something: inert while `run` works (aria-disabled, so it keeps
+ * keyboard focus, unlike `disabled`), its progress and outcome in `status` (`busy` first; `run`'s own
+ * text after; "<failed> <the API's reason>" when it throws).
  */
 export function actionButton({ id, label, status, busy, failed, run }) {
   const button = el(
@@ -217,14 +226,15 @@ export function actionButton({ id, label, status, busy, failed, run }) {
       id,
       type: 'button',
       onclick: async () => {
-        button.disabled = true;
+        if (button.getAttribute('aria-disabled') === 'true') return;
+        button.setAttribute('aria-disabled', 'true');
         status.textContent = busy;
         try {
           await run();
         } catch (err) {
           status.textContent = `${failed} ${err.message}`;
         } finally {
-          button.disabled = false;
+          button.removeAttribute('aria-disabled');
         }
       },
     },
