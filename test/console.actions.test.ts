@@ -58,7 +58,12 @@ test('the overview shows each readiness check, counts, the last scans and the 24
   expect(await page.locator('#instances').isVisible()).toBe(true);
   const rows = page.locator('#instances-body tbody tr');
   expect(await rows.count()).toBe(1);
-  expect(await rows.first().textContent()).toMatch(/running/);
+  expect(await rows.first().locator('.state').textContent()).toBe('running');
+  // By its id (host:pid:random), marked as the instance that answered, with its heartbeat.
+  expect(await rows.first().locator('th').textContent()).toMatch(/^.+:\d+:[0-9a-f]+ \(this one\)$/);
+  expect(await rows.first().locator('td[data-label="Last heartbeat"] time').getAttribute('datetime')).toMatch(
+    /^\d{4}-\d\d-\d\dT/,
+  );
 });
 
 test('an action without the token shows the refusal in words, asks for the token once, then runs', async () => {

@@ -102,7 +102,10 @@ function renderScans(scans) {
   $('scans-empty').hidden = rows.length > 0;
 }
 
-/** Instances are shown only where the API lists them (a shared PostgreSQL ledger). */
+/**
+ * The instances sharing the ledger (GET /api/instances, with a PostgreSQL ledger): shown only where
+ * the API lists them. A silent instance (no heartbeat) is what an operator must notice.
+ */
 function renderInstances(body) {
   const box = $('instances');
   const instances = body?.instances;
@@ -111,45 +114,37 @@ function renderInstances(body) {
     return;
   }
   box.hidden = false;
-  const columns = [...new Set(instances.flatMap((i) => Object.keys(i)))];
+  const rows = instances.map((i) =>
+    el(
+      'tr',
+      { dataset: { instance: i.id, status: i.status } },
+      el('th', { scope: 'row', class: 'key', 'data-label': 'Instance' }, i.id, i.self ? ' (this one)' : ''),
+      el('td', { 'data-label': 'Status' }, stateBadge(i.status)),
+      el('td', { 'data-label': 'Converting', class: 'num' }, fmtCount(i.filesInFlight)),
+      el('td', { 'data-label': 'Started' }, timeEl(i.startedAt)),
+      el('td', { 'data-label': 'Last heartbeat' }, timeEl(i.lastHeartbeatAt)),
+      el('td', { 'data-label': 'Stopped' }, timeEl(i.stoppedAt)),
+    ),
+  );
   $('instances-body').replaceChildren(
     el(
       'div',
       { class: 'table-wrap' },
       el(
         'table',
-        {},
+        { class: 'cards' },
         el(
           'thead',
           {},
           el(
             'tr',
             {},
-            columns.map((c) => el('th', { scope: 'col' }, c)),
-          ),
-        ),
-        el(
-          'tbody',
-          {},
-          instances.map((i) =>
-            el(
-              'tr',
-              {},
-              columns.map((c) => {
-                const v = i[c];
-                const text =
-                  typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v)
-                    ? fmtTime(v)
-                    : v === null || v === undefined
-                      ? ''
-                      : typeof v === 'object'
-                        ? JSON.stringify(v)
-                        : String(v);
-                return el('td', { 'data-label': c }, text);
-              }),
+            ['Instance', 'Status', 'Converting', 'Started', 'Last heartbeat', 'Stopped'].map((h) =>
+              el('th', { scope: 'col', class: h === 'Converting' ? 'num' : undefined }, h),
             ),
           ),
         ),
+        el('tbody', {}, rows),
       ),
     ),
   );
