@@ -31,6 +31,8 @@ const FILES = Number(process.env.BENCH_SCALE_FILES ?? 2000);
 const UPLOADS = Number(process.env.BENCH_SCALE_UPLOADS ?? 60);
 const CONCURRENCY = 4;
 const SIZES = [1, 2, 3];
+/** Which parts to run (comma-separated): throughput, claims, latency. */
+const PHASES = new Set((process.env.BENCH_SCALE_PHASES ?? 'throughput,claims,latency').split(','));
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -75,9 +77,10 @@ async function main(): Promise<void> {
       );
     const versions = keys.map((key, i) => ({ bucket: 'xml-bucket', key, etag: etags[i]! }));
 
-    console.log('\n| instances | files | seconds | files/s | load avg (1 min) after |');
-    console.log('| --- | --- | --- | --- | --- |');
-    for (const [i, n] of SIZES.entries()) {
+    if (PHASES.has('throughput'))
+      console.log('\n| instances | files | seconds | files/s | load avg (1 min) after |');
+    if (PHASES.has('throughput')) console.log('| --- | --- | --- | --- | --- |');
+    for (const [i, n] of PHASES.has('throughput') ? SIZES.entries() : []) {
       const db = await createDatabase(serverUrl, 'scale');
       // Their own scans look at an empty prefix: the files reach them only through the ledger.
       const fleet = await spawnFleet(n, {
@@ -106,40 +109,47 @@ async function main(): Promise<void> {
     }
 
     // Claim latency: 3 pools x 4 claimers, each claim followed at once by its finish.
-    const db = await createDatabase(serverUrl, 'claims');
-    const pools: Ledger[] = [];
-    for (let i = 0; i < 3; i++)
-      pools.push(await openLedger({ dataDir: dirs[0]!, databaseUrl: db.url, databasePoolSize: CONCURRENCY }));
-    await pools[0]!.recordVersions(versions, 'scan');
-    const latencies: number[] = [];
-    await Promise.all(
-      pools.flatMap((ledger, p) =>
-        Array.from({ length: CONCURRENCY }, async (_, c) => {
-          const owner = `bench:${p}:${c}`;
-          for (;;) {
-            const t = performance.now();
-            const [row] = await ledger.claim(owner, 1, 60_000);
-            latencies.push(performance.now() - t);
-            if (!row) return;
-            await ledger.finish(row.id, owner, 'done', {});
-          }
-        }),
-      ),
-    );
-    latencies.sort((a, b) => a - b);
-    console.log(
-      `\nclaim() with 12 concurrent claimers over ${FILES} rows: p50 ${percentile(latencies, 50).toFixed(1)} ms, ` +
-        `p99 ${percentile(latencies, 99).toFixed(1)} ms (${latencies.length} claims)`,
-    );
-    for (const ledger of pools) await ledger.close();
-    await db.drop();
+    if (PHASES.has('claims')) await claimLatency();
+    async function claimLatency() {
+      const db = await createDatabase(serverUrl, 'claims');
+      const pools: Ledger[] = [];
+      for (let i = 0; i < 3; i++)
+        pools.push(
+          await openLedger({ dataDir: dirs[0]!, databaseUrl: db.url, databasePoolSize: CONCURRENCY }),
+        );
+      await pools[0]!.recordVersions(versions, 'scan');
+      const latencies: number[] = [];
+      await Promise.all(
+        pools.flatMap((ledger, p) =>
+          Array.from({ length: CONCURRENCY }, async (_, c) => {
+            const owner = `bench:${p}:${c}`;
+            for (;;) {
+              const t = performance.now();
+              const [row] = await ledger.claim(owner, 1, 60_000);
+              latencies.push(performance.now() - t);
+              if (!row) return;
+              await ledger.finish(row.id, owner, 'done', {});
+            }
+          }),
+        ),
+      );
+      latencies.sort((a, b) => a - b);
+      console.log(
+        `\nclaim() with 12 concurrent claimers over ${FILES} rows: p50 ${percentile(latencies, 50).toFixed(1)} ms, ` +
+          `p99 ${percentile(latencies, 99).toFixed(1)} ms (${latencies.length} claims)`,
+      );
+      for (const ledger of pools) await ledger.close();
+      await db.drop();
+    }
+    if (!PHASES.has('latency')) return;
 
     // Upload -> JSON with 3 instances, announced through their webhooks in turn.
     const latencyDb = await createDatabase(serverUrl, 'latency');
     const fleet = await spawnFleet(3, {
       DATABASE_URL: latencyDb.url,
       TARGET_BUCKET: 'json-latency',
-      SOURCE_PREFIX: 'nothing-here/',
+      // Events are filtered by the source prefix as scans are.
+      SOURCE_PREFIX: 'latency/',
       EVENTS: 'true',
       SCAN_INTERVAL_HOURS: '1000',
     });
