@@ -25,9 +25,13 @@ export interface RunningCli {
   exit: Promise<number | null>;
 }
 
-/** Spawns `file-transformer <args>` in `cwd`, collecting its JSON log lines. */
-export function startCli(args: string[], env: Record<string, string>, cwd: string): RunningCli {
-  const child = spawn(process.execPath, [cliPath(), ...args], { cwd, env: cleanEnv(env), stdio: 'pipe' });
+/**
+ * Spawns `file-transformer <args>` in `cwd`, collecting its JSON log lines: the built CLI under this
+ * Node, or `bin` (an installed `file-transformer` executable, run as a user's shell would).
+ */
+export function startCli(args: string[], env: Record<string, string>, cwd: string, bin?: string): RunningCli {
+  const [command, commandArgs] = bin ? [bin, args] : [process.execPath, [cliPath(), ...args]];
+  const child = spawn(command, commandArgs, { cwd, env: cleanEnv(env), stdio: 'pipe' });
   const events: Record<string, unknown>[] = [];
   let err = '';
   let partial = '';
@@ -54,8 +58,9 @@ export async function runCli(
   args: string[],
   env: Record<string, string>,
   cwd: string,
+  bin?: string,
 ): Promise<{ code: number | null; stdout: Record<string, unknown>[]; stderr: string }> {
-  const cli = startCli(args, env, cwd);
+  const cli = startCli(args, env, cwd, bin);
   const code = await cli.exit;
   return { code, stdout: cli.events, stderr: cli.stderr() };
 }
