@@ -17,6 +17,8 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
       paths: [
         'secretAccessKey',
         '*.secretAccessKey',
+        'sessionToken',
+        '*.sessionToken',
         'apiToken',
         '*.apiToken',
         'authorization',

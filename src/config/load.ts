@@ -199,9 +199,15 @@ function s3Settings(
   if (secret && !keyId) {
     throw new ConfigError('AWS_ACCESS_KEY_ID', `expected a value because ${secret.name} is set`);
   }
+  // Temporary credentials (an AWS Lambda function's, an assumed role's) come with a session token.
+  const sessionToken = get('AWS_SESSION_TOKEN')?.value.trim();
   const credentials =
     keyId && secret
-      ? { accessKeyId: keyId.value.trim(), secretAccessKey: secret.value.trim() }
+      ? {
+          accessKeyId: keyId.value.trim(),
+          secretAccessKey: secret.value.trim(),
+          ...(sessionToken ? { sessionToken } : {}),
+        }
       : embedded
         ? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
         : undefined;

@@ -9,7 +9,7 @@ export interface S3Settings {
   /** Custom S3-compatible endpoint (s3rver, MinIO, fauxqs); undefined = AWS. */
   endpoint?: string;
   /** Static credentials; undefined = the SDK's default provider chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export interface Config {
