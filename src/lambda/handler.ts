@@ -44,30 +44,11 @@ export interface LambdaContext {
   awsRequestId?: string;
 }
 
-/**
- * Where the work is recorded besides the target bucket (the shared PostgreSQL ledger), or nothing.
- * `convert` runs the pipeline when the ledger lets this invocation own the version.
- */
-export interface WorkRecorder {
-  /**
-   * Runs `convert` for the version if the ledger hands it to this invocation, and records its outcome.
-   * Resolves 'done' when the version needs nothing more from this message (converted now or already
-   * final), 'retry' when the message must come back (another worker holds it, or a transient failure).
-   */
-  handle(
-    version: EventVersion,
-    convert: (attempt: { force: boolean }) => Promise<PipelineResult>,
-    logger: Logger,
-  ): Promise<'done' | 'retry'>;
-}
-
 export interface HandlerDeps {
   config: Config;
   s3: S3Client;
   logger: Logger;
   createConverter: ConverterFactory;
-  /** Absent: stateless (the target bucket's `source-etag` is the only memory). */
-  recorder?: WorkRecorder;
   /**
    * Stop converting this long before the function's timeout, so an unfinished upload is aborted
    * (nothing half-written) and its message reported for redelivery instead of being cut off.
@@ -92,19 +73,17 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
   /** Converts one version; 'retry' when the message carrying it must be delivered again. */
   async function convertOne(version: EventVersion, signal: AbortSignal): Promise<'done' | 'retry'> {
     const log = logger.child({ key: version.key, etag: version.etag });
-    const convert = (attempt: { force: boolean }) =>
-      convertVersion({
+    try {
+      const result = await convertVersion({
         s3: deps.s3,
         settings: config,
         // Never `fresh`: a redelivered message must find the output it already wrote.
-        version: { bucket: version.bucket, key: version.key, etag: version.etag, force: attempt.force },
+        version: { bucket: version.bucket, key: version.key, etag: version.etag },
         createConverter: deps.createConverter,
         logger: log,
         signal,
       });
-    try {
-      if (deps.recorder) return await deps.recorder.handle(version, convert, log);
-      logOutcome(log, await convert({ force: false }));
+      logOutcome(log, result);
       return 'done';
     } catch (err) {
       const e = toTransformerError(
@@ -204,7 +183,7 @@ function isSqsEvent(event: unknown): event is { Records: SqsRecord[] } {
 }
 
 /** The same event the service's workers log for a final outcome. */
-export function logOutcome(log: Logger, result: PipelineResult): void {
+function logOutcome(log: Logger, result: PipelineResult): void {
   const { state, outcome } = result;
   const level = state === 'done' || state === 'skipped' ? 'info' : 'warn';
   log[level](
