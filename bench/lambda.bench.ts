@@ -8,17 +8,16 @@
  * Not a test: it takes minutes and its figures depend on the machine. Record them in
  * docs/benchmarks.md with the command.
  */
-import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { packageRoot } from '../src/package-root.js';
 import { createS3Client } from '../src/storage/s3-client.js';
-import { writeLargeCatalogue } from '../test/support/catalogue.js';
 import { buildLambda, invokeLambda, lambdaEnv, s3Notification, sqsEvent } from '../test/support/lambda.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../test/support/s3rver.js';
+import { bigCatalogue } from './support/big-catalogue.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -28,21 +27,8 @@ const SOURCE = 'xml-bucket';
 const TARGET = 'json-bucket';
 const KEY = 'big/catalogue.xml';
 
-async function bigFile(): Promise<string> {
-  const dir = join(packageRoot(), '.bench');
-  await mkdir(dir, { recursive: true });
-  // The same file bench:service generates (same size, same seed): made once, reused by both.
-  const path = join(dir, `service-big-${BIG_MB}mb.xml`);
-  if (!existsSync(path)) {
-    process.stderr.write(`generating ${BIG_MB} MB catalogue in ${path} ...\n`);
-    await writeLargeCatalogue(path, BIG_MB * 1024 * 1024, 7);
-  }
-  return path;
-}
-
 async function main(): Promise<void> {
-  const path = await bigFile();
-  const bytes = (await stat(path)).size;
+  const { path, bytes } = await bigCatalogue(BIG_MB);
   const work = await mkdtemp(join(tmpdir(), 'ft-bench-lambda-'));
   const s3rver = await startS3rver([SOURCE, TARGET]);
   const s3 = createS3Client({

@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +25,6 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { packageRoot } from '../src/package-root.js';
 import { S3RVER_CREDENTIALS } from '../src/storage/embedded-s3.js';
 import { createS3Client } from '../src/storage/s3-client.js';
-import { writeLargeCatalogue } from '../test/support/catalogue.js';
 import {
   CLI,
   cpuSeconds,
@@ -35,6 +34,7 @@ import {
   trackProcess,
 } from '../test/support/service-process.js';
 import { smallCatalogue } from '../test/support/small-catalogue.js';
+import { bigCatalogue } from './support/big-catalogue.js';
 
 // The AWS SDK's multi-line Node 22 notice (emitted when the first client is made, so setting it here,
 // after the imports, is early enough) would break the table output; same as src/cli/main.ts.
@@ -195,17 +195,6 @@ async function benchSmall(s3: S3Process, client: S3Client, rows: Row[]): Promise
   }
 }
 
-async function bigFile(): Promise<{ path: string; bytes: number }> {
-  const dir = join(packageRoot(), '.bench');
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `service-big-${BIG_MB}mb.xml`);
-  if (!existsSync(path)) {
-    process.stderr.write(`generating ${BIG_MB} MB catalogue in ${path} ...\n`);
-    await writeLargeCatalogue(path, BIG_MB * 1024 * 1024, 7);
-  }
-  return { path, bytes: (await stat(path)).size };
-}
-
 /** Runs a child to completion, following its peak RSS and CPU time. */
 async function timedChild(args: string[]): Promise<{ seconds: number; peakMiB: number; cpuSeconds: number }> {
   const started = performance.now();
@@ -221,7 +210,7 @@ type S3Process = Awaited<ReturnType<typeof startS3Process>>;
 
 async function benchBig(s3: S3Process, client: S3Client, rows: Row[]): Promise<void> {
   const bucket = 'bench-big';
-  const { path, bytes } = await bigFile();
+  const { path, bytes } = await bigCatalogue(BIG_MB);
   const mb = bytes / 1024 / 1024;
   const upload = new Upload({
     client,

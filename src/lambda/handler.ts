@@ -87,7 +87,9 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
       return 'done';
     } catch (err) {
       const e = toTransformerError(
-        signal.aborted ? new TransientError('the function is about to time out', err) : err,
+        signal.aborted
+          ? new TransientError('the function is about to time out', { code: 'aborted', cause: err })
+          : err,
       );
       if (e.retryable) {
         log.warn({ err: e }, 'transient failure; the message will be delivered again');
