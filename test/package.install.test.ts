@@ -21,6 +21,8 @@ const ROOT = packageRoot();
 /** What the repository holds that a package copy must not (installed, built or generated locally). */
 const NOT_COPIED = new Set(['node_modules', '.git', 'dist', 'data', '.bench', 'coverage']);
 const SLOW = 15 * 60_000;
+/** A command of the installed package: start-up under a loaded CI machine can take a while. */
+const COMMAND = 180_000;
 
 let work: string;
 let tarball: string;
@@ -104,51 +106,63 @@ describe('npm install -g of the tarball', () => {
     expect(installed.filter((d) => /^(vitest|typescript|playwright-core|@sparticuz)$/.test(d))).toEqual([]);
   }, SLOW);
 
-  it('`convert` turns the shipped sample into the expected JSON', async () => {
-    const sample = join(
-      work,
-      'prefix',
-      'lib',
-      'node_modules',
-      'file-transformer',
-      'samples',
-      'seed-sample.xml',
-    );
-    const result = await runCli(['convert', sample, '-o', 'out.json'], {}, cwd, bin);
-    expect(result.code).toBe(0);
-    const expected = await readFile(join(ROOT, 'test', 'fixtures', 'seed-sample.expected.json'), 'utf8');
-    expect(await readFile(join(cwd, 'out.json'), 'utf8')).toBe(expected);
-  });
-
-  it('`scan --once` on the embedded defaults uploads and converts the sample, then exits 0', async () => {
-    const env = { DATA_DIR: 'scan-data', EMBEDDED_S3_PORT: '0', EMBEDDED_SQS_PORT: '0' };
-    const result = await runCli(['scan', '--once'], env, cwd, bin);
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContainEqual(
-      expect.objectContaining({ msg: 'file done', key: 'test-file.xml', itemsWritten: 2 }),
-    );
-  });
-
-  it('`serve` on the embedded defaults converts the sample, answers HTTP and stops with 0', async () => {
-    const env = { DATA_DIR: 'serve-data', EMBEDDED_S3_PORT: '0', EMBEDDED_SQS_PORT: '0', PORT: '0' };
-    const cli = startCli(['serve'], env, cwd, bin);
-    try {
-      await waitFor(
-        () => cli.events.find((e) => e.msg === 'file done' && e.key === 'test-file.xml'),
-        60_000,
-        'the sample to be converted',
+  it(
+    '`convert` turns the shipped sample into the expected JSON',
+    async () => {
+      const sample = join(
+        work,
+        'prefix',
+        'lib',
+        'node_modules',
+        'file-transformer',
+        'samples',
+        'seed-sample.xml',
       );
-      const api = await waitFor(() => cli.events.find((e) => typeof e.url === 'string'), 30_000, 'the API');
-      const res = await fetch(`${api.url as string}/api/files/test-file.xml`);
-      expect(res.status).toBe(200);
-      expect(await res.json()).toMatchObject({
-        key: 'test-file.xml',
-        versions: [expect.objectContaining({ state: 'done', itemsWritten: 2 })],
-      });
-    } finally {
-      cli.child.kill('SIGTERM');
-    }
-    expect(await cli.exit).toBe(0);
-  });
+      const result = await runCli(['convert', sample, '-o', 'out.json'], {}, cwd, bin);
+      expect(result.code).toBe(0);
+      const expected = await readFile(join(ROOT, 'test', 'fixtures', 'seed-sample.expected.json'), 'utf8');
+      expect(await readFile(join(cwd, 'out.json'), 'utf8')).toBe(expected);
+    },
+    COMMAND,
+  );
+
+  it(
+    '`scan --once` on the embedded defaults uploads and converts the sample, then exits 0',
+    async () => {
+      const env = { DATA_DIR: 'scan-data', EMBEDDED_S3_PORT: '0', EMBEDDED_SQS_PORT: '0' };
+      const result = await runCli(['scan', '--once'], env, cwd, bin);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContainEqual(
+        expect.objectContaining({ msg: 'file done', key: 'test-file.xml', itemsWritten: 2 }),
+      );
+    },
+    COMMAND,
+  );
+
+  it(
+    '`serve` on the embedded defaults converts the sample, answers HTTP and stops with 0',
+    async () => {
+      const env = { DATA_DIR: 'serve-data', EMBEDDED_S3_PORT: '0', EMBEDDED_SQS_PORT: '0', PORT: '0' };
+      const cli = startCli(['serve'], env, cwd, bin);
+      try {
+        await waitFor(
+          () => cli.events.find((e) => e.msg === 'file done' && e.key === 'test-file.xml'),
+          120_000,
+          'the sample to be converted',
+        );
+        const api = await waitFor(() => cli.events.find((e) => typeof e.url === 'string'), 30_000, 'the API');
+        const res = await fetch(`${api.url as string}/api/files/test-file.xml`);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toMatchObject({
+          key: 'test-file.xml',
+          versions: [expect.objectContaining({ state: 'done', itemsWritten: 2 })],
+        });
+      } finally {
+        cli.child.kill('SIGTERM');
+      }
+      expect(await cli.exit).toBe(0);
+    },
+    COMMAND,
+  );
 });
