@@ -130,12 +130,6 @@ export const INSERT_SCAN = `
 INSERT INTO scans (trigger, status, requested_at, owner, updated_at)
 VALUES (@trigger, 'queued', @now, @owner, @now) RETURNING *`;
 
-/** A scheduled scan, unless an instance already created the scan of this slot (then no row). */
-export const INSERT_SLOT_SCAN = `
-INSERT INTO scans (trigger, status, requested_at, owner, updated_at, slot)
-VALUES (@trigger, 'queued', @now, @owner, @now, @slot)
-ON CONFLICT (slot) DO NOTHING RETURNING *`;
-
 export const START_SCAN = `UPDATE scans SET status = 'running', started_at = @now, updated_at = @now WHERE id = @id`;
 
 export const UPDATE_SCAN_PROGRESS = `
@@ -158,19 +152,6 @@ export const UPSERT_SETTING = `
 INSERT INTO settings (name, value, updated_at) VALUES (@name, @value, @now)
 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
 
-/** An instance's heartbeat; its first one creates the row. */
-export const UPSERT_INSTANCE = `
-INSERT INTO instances (id, host, pid, started_at, heartbeat_at, in_flight)
-VALUES (@id, @host, @pid, @startedAt, @now, @inFlight)
-ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, in_flight = excluded.in_flight`;
-
-export const STOP_INSTANCE = `
-UPDATE instances SET stopped_at = @now, heartbeat_at = @now, in_flight = 0 WHERE id = @id`;
-
-export const DELETE_INSTANCES_SILENT_SINCE = `DELETE FROM instances WHERE heartbeat_at < @before`;
-
-export const LIST_INSTANCES = `SELECT * FROM instances WHERE heartbeat_at >= @since ORDER BY started_at, id`;
-
 export const SELECT_APPLIED_MIGRATIONS = `SELECT id FROM migrations ORDER BY id`;
 
 export const INSERT_MIGRATION = `INSERT INTO migrations (id, name, applied_at) VALUES (@id, @name, @now)`;
@@ -183,3 +164,6 @@ export const NOTIFY = `SELECT pg_notify(@channel, @notice)`;
  * is released by COMMIT or ROLLBACK, and by PostgreSQL itself if the instance dies holding it.
  */
 export const LOCK_MIGRATIONS = `SELECT pg_advisory_xact_lock(hashtext('file-transformer:migrations'))`;
+
+/** Statements both dialects run unchanged. */
+export * from '../statements.js';
