@@ -60,7 +60,7 @@ describe('npm pack', () => {
     expect(files).toContain('src/api/console/index.html');
     expect(files).toContain('npm-shrinkwrap.json');
     const allowed =
-      /^(dist\/src\/.+\.js|src\/api\/console\/[^/]+|samples\/[^/]+|docs\/[^/]+\.md|README\.md|package\.json|\.env\.example|npm-shrinkwrap\.json)$/;
+      /^(dist\/src\/.+\.js|src\/api\/console\/[^/]+|samples\/[^/]+|docs\/[^/]+\.(md|png)|README\.md|package\.json|\.env\.example|npm-shrinkwrap\.json)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(files.filter((f) => /(^|\/)(test|bench|fixtures|\.bench)\/|\.map$|\.ts$/.test(f))).toEqual([]);
   });
