@@ -1,10 +1,11 @@
 /**
  * The multipart upload of an output when a part goes wrong, through the fault proxy in front of a
  * real s3rver: a failing UploadPart aborts the upload (nothing becomes visible) and the file is left
- * to retry.
+ * to retry; a conversion cancelled in the middle of the upload aborts it, and the file is given back.
  */
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { openLedger } from '../src/ledger/index.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { FaultProxy, objectPath } from './support/fault-proxy.js';
 import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
@@ -89,6 +90,39 @@ test('a failing UploadPart aborts the multipart upload, shows nothing and leaves
     expect(rule.hits).toBe(3);
     expect(uploadRequests(key)).toEqual({ created: 1, parts: 4, aborted: 1, completed: 0 });
     await expectNothingVisible(key);
+  } finally {
+    await ts.close();
+  }
+});
+
+test('a conversion cancelled in the middle of its multipart upload aborts it and gives the file back', async () => {
+  const ts = await startTestService({ endpoint: proxy.url });
+  try {
+    const key = 'upload-faults/cancelled.xml';
+    // ~20 MB of input trickled at 6 MB/s: part 1 (8 MiB of JSON) goes out while a third of the input
+    // is still to come, so the service stops with that part just sent and the body still streaming.
+    proxy.inject({
+      method: 'GET',
+      path: objectPath(SOURCE, key),
+      times: 1,
+      fault: { kind: 'slowBody', bytesPerSecond: 6_000_000, chunkBytes: 64 * 1024 },
+    });
+    await putObject(direct, SOURCE, key, smallCatalogue(0, 60_000));
+    await ts.service.requestScan('api');
+    await waitFor(() => uploadRequests(key).parts === 1, 60_000, 'part 1 sent');
+
+    // A grace period shorter than the rest of the download: the conversion is cancelled.
+    await ts.service.stop({ graceMs: 100 });
+    expect(uploadRequests(key)).toEqual({ created: 1, parts: 1, aborted: 1, completed: 0 });
+    await expectNothingVisible(key);
+    // Given back as it was before the claim, for the next start to convert from scratch.
+    const ledger = await openLedger({ dataDir: ts.dataDir });
+    try {
+      const [row] = await ledger.getFileVersions(SOURCE, key);
+      expect(row).toMatchObject({ state: 'pending', attempts: 0, leaseOwner: null, outputKey: null });
+    } finally {
+      await ledger.close();
+    }
   } finally {
     await ts.close();
   }
