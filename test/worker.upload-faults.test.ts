@@ -55,12 +55,13 @@ async function expectNothingVisible(key: string): Promise<void> {
 
 test('a failing UploadPart aborts the multipart upload, shows nothing and leaves the file to retry', async () => {
   // A retry an hour away: the row stays as the failed attempt left it.
+  const key = 'upload-faults/part-fails.xml';
+  // SOURCE_PREFIX: each test's service sees only its own file, not the other test's.
   const ts = await startTestService({
     endpoint: proxy.url,
-    env: { MAX_ATTEMPTS: '3', RETRY_BASE_SECONDS: '3600', RETRY_MAX_SECONDS: '3600' },
+    env: { SOURCE_PREFIX: key, MAX_ATTEMPTS: '3', RETRY_BASE_SECONDS: '3600', RETRY_MAX_SECONDS: '3600' },
   });
   try {
-    const key = 'upload-faults/part-fails.xml';
     const rule = proxy.inject({
       method: 'PUT',
       path: objectPath(TARGET, `${key}.json`, 'partNumber=2'),
@@ -96,9 +97,9 @@ test('a failing UploadPart aborts the multipart upload, shows nothing and leaves
 });
 
 test('a conversion cancelled in the middle of its multipart upload aborts it and gives the file back', async () => {
-  const ts = await startTestService({ endpoint: proxy.url });
+  const key = 'upload-faults/cancelled.xml';
+  const ts = await startTestService({ endpoint: proxy.url, env: { SOURCE_PREFIX: key } });
   try {
-    const key = 'upload-faults/cancelled.xml';
     // ~20 MB of input trickled at 6 MB/s: part 1 (8 MiB of JSON) goes out while a third of the input
     // is still to come, so the service stops with that part just sent and the body still streaming.
     proxy.inject({
