@@ -69,6 +69,17 @@ export function bytesEqual(bytes: Uint8Array, start: number, end: number, word: 
   return true;
 }
 
+/**
+ * Whether the element name bytes[start..end) has the local name `word` (the part after its last ':'):
+ * it ends with `word`, right after the start or after a ':'. (`word` holds no ':'.)
+ */
+export function localNameIs(bytes: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  const s = end - word.length;
+  if (s < start || (s > start && bytes[s - 1] !== 0x3a)) return false;
+  for (let k = 0; k < word.length; k++) if (bytes[s + k] !== word[k]) return false;
+  return true;
+}
+
 /** A copy of `buf` with at least `need` bytes of room, keeping the first `used` bytes. */
 export function grow(buf: Uint8Array, used: number, need: number): Uint8Array {
   // Buffers everywhere (never plain Uint8Arrays) keep V8's element accesses monomorphic.

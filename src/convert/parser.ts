@@ -25,6 +25,7 @@ import {
   K_PLAIN,
   K_SPACE,
   K_TAB,
+  localNameIs,
   NAME_CLASS,
   TEXT_CLASS,
 } from './bytes.js';
@@ -127,8 +128,7 @@ export class CatalogueParser extends MarkupReader {
   private names: Uint8Array = Buffer.alloc(4096);
   private namesLen = 0;
   private nameBegin = 0;
-  /** Where the local name of the start tag being read begins, and the OR of its bytes (>= 0x80: non-ASCII). */
-  private nameLocal = 0;
+  /** The OR of the bytes of the start tag name being read (>= 0x80: non-ASCII). */
   private nameBits = 0;
   private nameStart = new Int32Array(256);
   private ctxStack = new Uint8Array(256);
@@ -247,6 +247,10 @@ export class CatalogueParser extends MarkupReader {
       switch (this.state) {
         case S_TEXT:
           i = this.text(buf, i, n);
+          if (this.itemOpened) {
+            this.itemOpened = false;
+            return i;
+          }
           break;
         case S_LT:
           i = this.lt(buf, i);
@@ -352,7 +356,12 @@ export class CatalogueParser extends MarkupReader {
     this.tagLine = this.line;
     this.tagStart = this.base + i;
     this.state = S_LT;
-    return i + 1;
+    if (++i >= n) return i;
+    // Straight into the tag (no trip through the dispatch loop per state: tags are most of a catalogue).
+    i = this.lt(buf, i);
+    if (this.state === S_START_NAME) return this.startName(buf, i, n);
+    if (this.state === S_END_NAME) return this.endName(buf, i, n);
+    return i;
   }
 
   /** Text nobody reads: only checked (characters, references, line count). Stops at '<'. */
@@ -459,7 +468,6 @@ export class CatalogueParser extends MarkupReader {
     if (NAME_CLASS[b] === 1) {
       if (this.rootState === 2) this.fail(`${NOT_WF}content after the root element`);
       this.nameBegin = this.namesLen;
-      this.nameLocal = this.namesLen;
       this.nameBits = 0;
       this.state = S_START_NAME;
       return i;
@@ -483,9 +491,8 @@ export class CatalogueParser extends MarkupReader {
     const names = this.names;
     let p = this.namesLen;
     const limit = Math.min(n, i + MAX_NAME + 1 - (p - this.nameBegin));
-    // While copying, note where the local name starts (after the last ':') and whether any byte is
+    // While copying, note whether any byte is
     // non-ASCII, so openElement need not look at the name again.
-    let local = this.nameLocal;
     let bits = this.nameBits;
     let j = i;
     for (; j < limit; j++) {
@@ -493,10 +500,8 @@ export class CatalogueParser extends MarkupReader {
       if (NAME_CLASS[b] === 0) break;
       bits |= b;
       names[p++] = b;
-      if (b === 0x3a) local = p;
     }
     this.namesLen = p;
-    this.nameLocal = local;
     this.nameBits = bits;
     if (p - this.nameBegin > MAX_NAME) this.fail(`${NOT_WF}element name too long`);
     if (j === n) return n;
@@ -512,6 +517,8 @@ export class CatalogueParser extends MarkupReader {
       if (k >= K_CR) this.lineBreak(buf, j);
       this.hadSpace = true;
       this.state = S_TAG;
+      // Straight on to the attributes, except after an item's name: run() first applies its size limit.
+      if (!this.itemOpened) return this.tag(buf, j + 1, n);
     }
     return j + 1;
   }
@@ -520,7 +527,6 @@ export class CatalogueParser extends MarkupReader {
     const names = this.names;
     const start = this.nameBegin;
     const end = this.namesLen;
-    const local = this.nameLocal;
     if (this.nameBits >= 0x80 && !isXmlName(names, start, end)) {
       this.fail(`${NOT_WF}<${this.pendingName()}> is not a valid element name`);
     }
@@ -544,7 +550,7 @@ export class CatalogueParser extends MarkupReader {
     let ctx = X_IGNORED;
     switch (parent) {
       case X_NONE:
-        if (!bytesEqual(names, local, end, W_ITEMS)) {
+        if (!localNameIs(names, start, end, W_ITEMS)) {
           this.fail(`the root element is <${this.nameAt(d)}>, expected <items>`, this.tagLine);
         }
         ctx = X_ROOT;
@@ -552,7 +558,7 @@ export class CatalogueParser extends MarkupReader {
         this.openArray();
         break;
       case X_ROOT:
-        if (bytesEqual(names, local, end, W_ITEM)) {
+        if (localNameIs(names, start, end, W_ITEM)) {
           ctx = X_ITEM;
           this.startItem(this.tagLine);
           this.itemLimitAt = this.tagStart + this.rules.maxItemBytes;
@@ -561,32 +567,32 @@ export class CatalogueParser extends MarkupReader {
         break;
       case X_ITEM:
         if (this.itemTooLarge) break;
-        if (bytesEqual(names, local, end, W_CATEGORY)) {
+        if (localNameIs(names, start, end, W_CATEGORY)) {
           ctx = X_CATEGORY;
           this.startCategory();
-        } else if (bytesEqual(names, local, end, W_DESCRIPTION)) {
+        } else if (localNameIs(names, start, end, W_DESCRIPTION)) {
           ctx = X_DESCRIPTION;
           this.startDescription();
-        } else if (bytesEqual(names, local, end, W_IMAGES)) ctx = X_IMAGES;
-        else if (bytesEqual(names, local, end, W_PRICES)) ctx = X_PRICES;
+        } else if (localNameIs(names, start, end, W_IMAGES)) ctx = X_IMAGES;
+        else if (localNameIs(names, start, end, W_PRICES)) ctx = X_PRICES;
         break;
       case X_IMAGES:
-        if (bytesEqual(names, local, end, W_IMAGE)) {
+        if (localNameIs(names, start, end, W_IMAGE)) {
           ctx = X_IMAGE;
           this.startImage();
         }
         break;
       case X_PRICES:
-        if (bytesEqual(names, local, end, W_PRICE)) {
+        if (localNameIs(names, start, end, W_PRICE)) {
           ctx = X_PRICE;
           this.startPrice();
         }
         break;
       case X_PRICE:
-        if (bytesEqual(names, local, end, W_CURRENCY)) {
+        if (localNameIs(names, start, end, W_CURRENCY)) {
           ctx = X_CURRENCY;
           this.curCount++;
-        } else if (bytesEqual(names, local, end, W_VALUE)) {
+        } else if (localNameIs(names, start, end, W_VALUE)) {
           ctx = X_VALUE;
           this.valCount++;
         }
@@ -664,7 +670,7 @@ export class CatalogueParser extends MarkupReader {
       if (!this.hadSpace) this.fail(`${NOT_WF}attributes must be separated by whitespace`);
       this.attrBegin = this.attrLen;
       this.state = S_ATTR_NAME;
-      return i;
+      return this.attrName(buf, i, n);
     }
     return n;
   }
@@ -684,8 +690,16 @@ export class CatalogueParser extends MarkupReader {
     if (j === n) return n;
     this.attrNameDone();
     const b = buf[j]!;
-    if (b === 0x3d) this.state = S_ATTR_QUOTE;
-    else {
+    if (b === 0x3d) {
+      this.state = S_ATTR_QUOTE;
+      // The usual name="value": straight into the value.
+      const q = j + 1 < n ? buf[j + 1]! : 0;
+      if (q === 0x22 || q === 0x27) {
+        this.quote = q;
+        this.state = S_ATTR_VAL;
+        return this.attrValue(buf, j + 2, n);
+      }
+    } else {
       const k = TEXT_CLASS[b]!;
       if (b === 0x3e || b === 0x2f) this.fail(`${NOT_WF}attribute without '=' and a value`);
       if (k < K_SPACE || k > K_LF) this.fail(`${NOT_WF}invalid character in attribute name`);
@@ -806,7 +820,20 @@ export class CatalogueParser extends MarkupReader {
     }
     this.hadSpace = false;
     this.state = S_TAG;
-    return i + 1;
+    // The tag's usual end right after a value: '>' or '/>'.
+    const b = ++i < n ? buf[i]! : 0;
+    if (b === 0x3e) {
+      this.startTagEnd();
+      this.state = S_TEXT;
+      return i + 1;
+    }
+    if (b === 0x2f && i + 1 < n && buf[i + 1] === 0x3e) {
+      this.startTagEnd();
+      this.closeElement();
+      this.state = S_TEXT;
+      return i + 2;
+    }
+    return i;
   }
 
   /** An attribute value nobody reads: only checked. Stops at the closing quote. */
@@ -895,7 +922,8 @@ export class CatalogueParser extends MarkupReader {
         q++;
       }
       if (p === end && buf[q] === 0x3e) {
-        this.state = S_CLOSE;
+        this.closeElement();
+        this.state = S_TEXT;
         return q + 1;
       }
       p = this.cmpPos;
