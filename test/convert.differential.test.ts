@@ -23,30 +23,10 @@ import {
   styleArb,
   writeLargeCatalogue,
 } from './support/catalogue.js';
+import { at, comparable, describeInput, mutate, mutationArb } from './support/mutations.js';
 import { type ReferenceResult, referenceConvertChunks } from './support/reference-converter.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function describeInput(bytes: Uint8Array): string {
-  const text = decoder.decode(bytes);
-  return JSON.stringify(text.length > 600 ? `${text.slice(0, 600)}…` : text);
-}
-
-/** What must agree: the verdict, and for a converted file the output and the report's counts. */
-function summary(r: ReferenceResult): unknown {
-  if (r.report.error !== null) return { ok: false };
-  return {
-    ok: r.report.error === null,
-    json: r.json,
-    itemsSeen: r.report.itemsSeen,
-    itemsWritten: r.report.itemsWritten,
-    itemsRejected: r.report.itemsRejected,
-    rejections: r.report.rejections.map((x) => [x.line, x.id]),
-    warningsTotal: r.report.warningsTotal,
-    bytes: r.report.bytes,
-  };
-}
 
 /** Whether the converter and the reference agree; the message names the chunking and both verdicts. */
 async function agreement(
@@ -55,8 +35,8 @@ async function agreement(
   options: ConvertOptions,
 ): Promise<string | null> {
   const ours = await convertChunks(chunks, options);
-  const a = summary(ours);
-  const b = summary(reference);
+  const a = comparable(ours);
+  const b = comparable(reference);
   if (JSON.stringify(a) === JSON.stringify(b)) return null;
   return [
     `chunk sizes ${JSON.stringify(chunks.slice(0, 8).map((c) => c.length))}${chunks.length > 8 ? '…' : ''}`,
@@ -81,59 +61,14 @@ async function expectAgreementAtAllSizes(
 ): Promise<ReferenceResult> {
   const reference = await referenceConvertChunks([bytes], options);
   // The oracle itself must not depend on chunking.
-  expect(summary(await referenceConvertChunks(chunksOf(bytes, 1), options))).toEqual(summary(reference));
+  expect(comparable(await referenceConvertChunks(chunksOf(bytes, 1), options))).toEqual(
+    comparable(reference),
+  );
   for (const size of chunkSizes(bytes.length)) {
     const problem = await agreement(chunksOf(bytes, size), reference, options);
     if (problem !== null) throw new Error(`disagreement on ${describeInput(bytes)}\n${problem}`);
   }
   return reference;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Mutations
-
-// biome-ignore format: a table of tokens
-const TOKENS = [
-  '<', '>', '&', ';', '"', "'", '=', '/', '!', '?', ']]>', '-->', '--', '<!--', '<![CDATA[', '?>', '<?',
-  '<?x ', '&amp;', '&#x1F600;', '&#0;', '&#xD800;', '&lt', '&bogus;', '<!DOCTYPE items>', '</nsx:item>',
-  '<nsx:item id="9">', '<x>', '</x>', '<x/>', ' ', '\n', '\r', '\t', '\u0000', 'é', '😀', '中', '\uFFFE',
-];
-
-type Mutation =
-  | { kind: 'delete'; at: number; length: number }
-  | { kind: 'duplicate'; at: number; length: number }
-  | { kind: 'insert-byte'; at: number; byte: number }
-  | { kind: 'replace-byte'; at: number; byte: number }
-  | { kind: 'insert-token'; at: number; token: string }
-  | { kind: 'truncate'; at: number };
-
-const at = fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true });
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 4 }) }),
-  fc.record({ kind: fc.constant('duplicate' as const), at, length: fc.integer({ min: 1, max: 12 }) }),
-  fc.record({ kind: fc.constant('insert-byte' as const), at, byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('replace-byte' as const), at, byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert-token' as const), at, token: fc.constantFrom(...TOKENS) }),
-  fc.record({ kind: fc.constant('truncate' as const), at }),
-);
-
-function mutate(bytes: Uint8Array, m: Mutation): Uint8Array {
-  const i = Math.floor(m.at * bytes.length);
-  const join = (...parts: Uint8Array[]) => Buffer.concat(parts);
-  switch (m.kind) {
-    case 'delete':
-      return join(bytes.subarray(0, i), bytes.subarray(i + m.length));
-    case 'duplicate':
-      return join(bytes.subarray(0, i + m.length), bytes.subarray(i));
-    case 'insert-byte':
-      return join(bytes.subarray(0, i), Uint8Array.of(m.byte), bytes.subarray(i));
-    case 'replace-byte':
-      return join(bytes.subarray(0, i), Uint8Array.of(m.byte), bytes.subarray(i + 1));
-    case 'insert-token':
-      return join(bytes.subarray(0, i), encoder.encode(m.token), bytes.subarray(i));
-    case 'truncate':
-      return bytes.subarray(0, i);
-  }
 }
 
 describe('converter vs saxes reference', () => {
