@@ -77,7 +77,12 @@ describe('health', () => {
     const body = await json<{ status: string; checks: { name: string; ok: boolean }[] }>(res);
     expect(res.status).toBe(200);
     expect(body.status).toBe('ready');
-    expect(body.checks.map((c) => c.name).sort()).toEqual(['ledger', 'source-bucket', 'target-bucket']);
+    expect(body.checks.map((c) => c.name).sort()).toEqual([
+      'ledger',
+      'source-bucket',
+      'target-bucket',
+      'workers',
+    ]);
     expect(body.checks.every((c) => c.ok)).toBe(true);
   });
 });

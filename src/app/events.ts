@@ -90,6 +90,7 @@ export async function startEventIngestion(config: Config, deps: IngestionDeps): 
         logger,
         metrics,
         waitTimeSeconds: deps.waitTimeSeconds,
+        ioTimeoutMs: config.ioTimeoutMs,
       });
       await source.start();
     }

@@ -124,8 +124,11 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
       concurrency: config.concurrency,
       leaseMs: config.leaseMs,
       pollMs: config.pollMs,
+      // The backstop behind the download's own watchdog: nothing moved anywhere (download, conversion,
+      // upload) for twice the stall timeout.
+      stallMs: 2 * config.stallTimeoutMs,
       logger,
-      process: (row, signal) => processFile(ctx, row, signal),
+      process: (row, signal, progress) => processFile(ctx, row, signal, progress),
     });
 
     // Discovery: the scanner, its catch-up scan and the schedule.

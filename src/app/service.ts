@@ -307,6 +307,17 @@ export function serviceFacade(parts: ServiceParts): Service {
       });
       const checks: ReadinessCheck[] = [
         { name: 'ledger', check: async () => ledger.ping() },
+        {
+          // Conversions the stall watchdog could not give back: this instance is not doing its work.
+          name: 'workers',
+          check: async () => {
+            const stuck = pool.stuck();
+            if (stuck.length > 0) {
+              const keys = stuck.map((s) => `${s.key} (${Math.round(s.idleMs / 1000)} s)`).join(', ');
+              throw new Error(`${stuck.length} conversion(s) stuck without progress: ${keys}`);
+            }
+          },
+        },
         bucket('source-bucket', config.sourceBucket),
         bucket('target-bucket', config.targetBucket),
       ];

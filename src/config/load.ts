@@ -113,7 +113,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const embeddedS3Port = opt('EMBEDDED_S3_PORT', (n, v) => parseInteger(n, v, 0, 65535), 4566);
   const host = str('HOST') ?? '127.0.0.1';
-  const s3 = s3Settings(get, embedded);
+  const ioTimeoutMs = opt('IO_TIMEOUT_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 30) * 1000;
+  const s3 = { ...s3Settings(get, embedded), ioTimeoutMs };
 
   const config: Config = {
     embedded,
@@ -152,6 +153,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     stallTimeoutMs: opt('STALL_TIMEOUT_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 60) * 1000,
     retryBaseMs: opt('RETRY_BASE_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 1) * 1000,
     retryMaxMs: opt('RETRY_MAX_SECONDS', (n, v) => parsePositiveNumber(n, v, 86_400), 300) * 1000,
+    ioTimeoutMs,
     pollMs: 5000,
   };
   if (config.reportBucket === config.sourceBucket) {

@@ -10,6 +10,8 @@ export interface S3Settings {
   endpoint?: string;
   /** Static credentials; undefined = the SDK's default provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Connect / idle-socket / answer deadline of each request (IO_TIMEOUT_SECONDS); default 30 s. */
+  ioTimeoutMs?: number;
 }
 
 export interface Config {
@@ -57,6 +59,8 @@ export interface Config {
   /** Retry backoff: full jitter over min(cap, base * 2^(attempt-1)). */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Connect / idle-socket / answer deadline of every S3 and SQS request (IO_TIMEOUT_SECONDS). */
+  ioTimeoutMs: number;
   /** Fallback poll when no wake-up arrives (backoff timers and expired leases are also timed exactly). */
   pollMs: number;
 }

@@ -105,10 +105,15 @@ export class Scanner {
     this.waiting.clear();
   }
 
+  /**
+   * Runs one scan. Never rejects: every step (starting, listing, recording the outcome) may fail, e.g.
+   * SQLITE_BUSY with several processes on one DATA_DIR, and none of them may throw past the scan: a
+   * failed start used to leave the scanner wedged, every later request joining a dead scan.
+   */
   private async run(id: number): Promise<void> {
     const { ledger, logger } = this.deps;
-    await ledger.startScan(id);
     try {
+      await ledger.startScan(id);
       const progress = await scanSourceBucket({ ...this.deps, signal: this.controller.signal }, id);
       await ledger.finishScan(id, progress, null);
     } catch (err) {
@@ -116,8 +121,13 @@ export class Scanner {
         ? 'interrupted: the service stopped'
         : toTransformerError(err).message;
       logger.error({ scanId: id, err }, 'scan failed');
-      const row = await ledger.getScan(id);
-      await ledger.finishScan(id, row ?? zero, message);
+      try {
+        const row = await ledger.getScan(id);
+        await ledger.finishScan(id, row ?? zero, message);
+      } catch (recordErr) {
+        // The next start marks it failed (failAbandonedScans); this process goes on scanning.
+        logger.error({ scanId: id, err: recordErr }, 'could not record the failed scan');
+      }
     }
   }
 }

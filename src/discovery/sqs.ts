@@ -40,6 +40,10 @@ export interface SqsConnection {
   region?: string;
   /** Static credentials; absent = the SDK's default chain (instance role, env, profile). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Connect / idle-socket / answer deadline of each request beyond the long poll; default 30 s. */
+  ioTimeoutMs?: number;
+  /** Long-poll wait, 0–20 s. Default 20 (fewest empty receives, and messages still arrive at once). */
+  waitTimeSeconds?: number;
 }
 
 export interface SqsEventSourceOptions extends SqsConnection {
@@ -49,8 +53,6 @@ export interface SqsEventSourceOptions extends SqsConnection {
   metrics: Metrics;
   /** A client to use instead of one built from the connection settings (tests). */
   client?: SQSClient;
-  /** Long-poll wait, 0–20 s. Default 20 (fewest empty receives, and messages still arrive at once). */
-  waitTimeSeconds?: number;
   /** Messages handled at the same time. Default 10. */
   maxInFlight?: number;
   /**
@@ -66,12 +68,26 @@ export interface SqsEventSourceOptions extends SqsConnection {
 const RECEIVE_BACKOFF_BASE_MS = 500;
 const RECEIVE_BACKOFF_MAX_MS = 30_000;
 
+/**
+ * Every request has deadlines, so a queue endpoint that stops answering (a half-open connection, a
+ * proxy that stopped forwarding) cannot stall ingestion: connecting, the socket idle, and the wait for
+ * the answer. A long poll legitimately keeps the socket silent for `waitTimeSeconds`, so the idle and
+ * answer deadlines are the I/O timeout on top of it.
+ */
 export function createSqsClient(connection: SqsConnection): SQSClient {
+  const io = connection.ioTimeoutMs ?? 30_000;
+  const quietMs = io + (connection.waitTimeSeconds ?? 20) * 1000;
   return new SQSClient({
     region: connection.region ?? 'us-east-1',
     endpoint: connection.endpoint,
     credentials: connection.credentials,
     maxAttempts: 3,
+    requestHandler: {
+      connectionTimeout: Math.min(io, 10_000),
+      socketTimeout: quietMs,
+      requestTimeout: quietMs,
+      throwOnRequestTimeout: true,
+    },
   });
 }
 

@@ -22,6 +22,10 @@ export interface OutputUpload {
   partSize: number;
   /** Parts sent at the same time while the next one is filled. */
   queueSize: number;
+  /** Aborts every request of the upload (a stalled conversion, a graceful stop). */
+  signal?: AbortSignal;
+  /** Called as each part is stored (progress for the stall watchdog). */
+  onPartSent?: () => void;
 }
 
 /**
@@ -69,6 +73,7 @@ async function sendAll(upload: OutputUpload, chunks: AsyncIterator<Uint8Array>):
         ContentType: upload.contentType,
         Metadata: upload.metadata,
       }),
+      { abortSignal: upload.signal },
     );
     return;
   }
@@ -80,6 +85,7 @@ async function sendAll(upload: OutputUpload, chunks: AsyncIterator<Uint8Array>):
       ContentType: upload.contentType,
       Metadata: upload.metadata,
     }),
+    { abortSignal: upload.signal },
   );
   if (!UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
   const parts = new MultipartParts(upload, UploadId);
@@ -106,6 +112,7 @@ class MultipartParts {
   private readonly done: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stop = new AbortController();
+  private readonly partSignal: AbortSignal;
   private failure: { error: unknown } | null = null;
   /** The rejections of the waits in progress, called at the first part failure to end them at once. */
   private readonly waiting = new Set<(error: unknown) => void>();
@@ -113,7 +120,9 @@ class MultipartParts {
   constructor(
     private readonly upload: OutputUpload,
     private readonly uploadId: string,
-  ) {}
+  ) {
+    this.partSignal = upload.signal ? AbortSignal.any([this.stop.signal, upload.signal]) : this.stop.signal;
+  }
 
   /** Copies `chunk` into part buffers, sending each one as it fills (waits while the queue is full). */
   async write(chunk: Uint8Array): Promise<void> {
@@ -154,6 +163,7 @@ class MultipartParts {
         UploadId: this.uploadId,
         MultipartUpload: { Parts: this.done },
       }),
+      { abortSignal: this.upload.signal },
     );
   }
 
@@ -189,11 +199,12 @@ class MultipartParts {
           PartNumber,
           Body,
         }),
-        { abortSignal: this.stop.signal },
+        { abortSignal: this.partSignal },
       )
       .then((res) => {
         if (!res.ETag) throw new Error(`UploadPart ${PartNumber} returned no ETag`);
         this.done.push({ PartNumber, ETag: res.ETag });
+        this.upload.onPartSent?.();
         // The request is over (also its retries): the buffer may take the next part.
         this.spare.push(buffer);
       })

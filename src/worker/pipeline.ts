@@ -30,6 +30,7 @@ import {
 import type { FileOutcome } from '../ledger/types.js';
 import type { Logger } from '../log.js';
 import { normalizeEtag } from '../s3-format.js';
+import { transferDeadlineMs } from '../storage/s3-client.js';
 import { type ConverterFactory, loadConverter } from './converter.js';
 import { outputKeyFor, reportKeyFor } from './naming.js';
 import { uploadOutput } from './output-upload.js';
@@ -53,6 +54,7 @@ export type PipelineSettings = Pick<
   | 'maxImageType'
   | 'maxFileBytes'
   | 'maxItemBytes'
+  | 'ioTimeoutMs'
 > &
   /** A download with no byte for this long is aborted and retried (default 60 s). */
   Partial<Pick<Config, 'stallTimeoutMs'>>;
@@ -81,8 +83,13 @@ export interface PipelineInput {
   /** Default: the converter of src/convert/ (loaded on first use). */
   createConverter?: ConverterFactory;
   logger: Logger;
-  /** Aborts the work (graceful stop, lost lease, a Lambda about to time out). */
+  /**
+   * Aborts the work (graceful stop, lost lease, a Lambda about to time out, a stall). A TransientError
+   * as the abort reason is what the attempt then fails with.
+   */
   signal: AbortSignal;
+  /** Called whenever bytes move (downloaded, converted, a part stored): the stall watchdog's heartbeat. */
+  progress?: () => void;
   /**
    * Whether an earlier version of this key left a report in the report bucket (one report per key).
    * When this version converts cleanly that report no longer describes the key and is removed.
@@ -157,6 +164,7 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     }
   }
 
+import { transferDeadlineMs } from '../storage/s3-client.js';
   const createConverter = input.createConverter ?? (await loadConverter());
   const source = await getSource(s3, version, signal);
   const { stream, report } = createConverter({
@@ -188,14 +196,22 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
   source.pipe(stream);
   // A stalled download tears everything down through the source's error, like a reset would.
   watchForStall(source, settings.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
-  const onAbort = () => source.destroy(new TransientError('conversion aborted', { code: 'aborted' }));
+  const onAbort = () =>
+    source.destroy(
+      signal.reason instanceof TransientError
+        ? signal.reason
+        : new TransientError('conversion aborted', { code: 'aborted' }),
+    );
   signal.addEventListener('abort', onAbort, { once: true });
 
   const metadata: Record<string, string> = { 'source-etag': version.etag };
   // The item counts are known only at the end: they reach the object's metadata when it is written
   // in one PUT (output under one part); a multipart upload starts before they are known.
   async function* output() {
-    for await (const chunk of stream) yield chunk as Buffer;
+    for await (const chunk of stream) {
+      progress();
+      yield chunk as Buffer;
+    }
     const r = await report;
     metadata['items-written'] = String(r.itemsWritten);
     metadata['items-rejected'] = String(r.itemsRejected);
@@ -209,6 +225,8 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
       metadata,
       partSize: UPLOAD_PART_SIZE,
       queueSize: UPLOAD_QUEUE_SIZE,
+      signal,
+      onPartSent: progress,
     },
     output(),
   ).catch((error: unknown) => {
@@ -280,8 +298,17 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
   };
 }
 
-/** GetObject pinned to the version's ETag; another ETag means a newer upload replaced this version. */
-async function getSource(s3: S3Client, version: VersionToConvert, signal: AbortSignal): Promise<Readable> {
+/**
+ * GetObject pinned to the version's ETag; another ETag means a newer upload replaced this version. The
+ * body must arrive within a deadline scaled to its size (a connection that trickles bytes defeats the
+ * idle timeout, not this).
+ */
+async function getSource(
+  s3: S3Client,
+  version: VersionToConvert,
+  signal: AbortSignal,
+  ioTimeoutMs: number,
+): Promise<Readable> {
   let res: GetObjectCommandOutput;
   try {
     res = await s3.send(
@@ -301,6 +328,13 @@ async function getSource(s3: S3Client, version: VersionToConvert, signal: AbortS
     body.destroy();
     throw new Superseded(`superseded: the object now has ETag ${normalizeEtag(res.ETag)} (newer upload)`);
   }
+  body.destroy(
+    new TransientError(`download not finished within its deadline of ${deadlineMs} ms`, { code: 'timeout' }),
+  );
+  const timer = setTimeout(() => {
+    body.destroy(new TransientError(`download not finished within its deadline of ${deadlineMs} ms`));
+  }, deadlineMs);
+  body.once('close', () => clearTimeout(timer));
   return body;
 }
 

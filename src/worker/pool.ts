@@ -1,5 +1,26 @@
+import { TransientError } from '../errors.js';
 import type { FileRecord, Ledger } from '../ledger/types.js';
 import type { Logger } from '../log.js';
+
+/**
+ * The abort reason of a conversion whose bytes stopped moving: a transient failure (retried with
+ * backoff), unlike a graceful stop or a lost lease, after which the row is released or not ours.
+ */
+export class ConversionStalledError extends TransientError {
+  constructor(idleMs: number) {
+    super(`stalled: no bytes moved for ${Math.round(idleMs / 1000)} s; aborted to retry`, {
+      code: 'timeout',
+    });
+    this.name = 'ConversionStalledError';
+  }
+}
+
+/** A conversion in flight that has not moved for longer than the stall timeout (readiness reports it). */
+export interface StuckConversion {
+  fileId: number;
+  key: string;
+  idleMs: number;
+}
 
 export interface WorkerPoolOptions {
   ledger: Ledger;
@@ -8,15 +29,23 @@ export interface WorkerPoolOptions {
   leaseMs: number;
   /** Longest sleep when nothing wakes the pool (backoff timers and lease expiries are timed exactly). */
   pollMs: number;
+  /** A conversion whose bytes have not moved for this long is aborted (ConversionStalledError). */
+  stallMs: number;
   logger: Logger;
-  /** Converts one claimed row and records its outcome; rejects only when the ledger fails (logged here). */
-  process: (row: FileRecord, signal: AbortSignal) => Promise<void>;
+  /**
+   * Converts one claimed row and records its outcome; rejects only when the ledger fails (logged here). Calls `progress()` whenever
+   * bytes move (the watchdog's heartbeat).
+   */
+  process: (row: FileRecord, signal: AbortSignal, progress: () => void) => Promise<void>;
+  /** The clock (tests move it). */
+  now?: () => number;
 }
 
 interface Task {
   row: FileRecord;
   controller: AbortController;
   done: Promise<void>;
+  lastProgressAt: number;
 }
 
 /**
@@ -31,8 +60,12 @@ export class WorkerPool {
   private woken = false;
   private wakeUp: (() => void) | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private watchdogTimer: NodeJS.Timeout | null = null;
+  private readonly now: () => number;
 
-  constructor(private readonly options: WorkerPoolOptions) {}
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.now = options.now ?? Date.now;
+  }
 
   get inFlight(): number {
     return this.tasks.size;
@@ -42,6 +75,8 @@ export class WorkerPool {
     if (this.running) return;
     this.running = true;
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(250, this.options.leaseMs / 3));
+    this.watchdogTimer = setInterval(() => this.abortStalled(), Math.max(100, this.options.stallMs / 4));
+    this.watchdogTimer.unref();
     this.loopDone = this.loop();
   }
 
@@ -77,7 +112,39 @@ export class WorkerPool {
       this.options.logger.info({ released }, 'stopped; unfinished files released back to pending');
     }
     if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
     this.renewTimer = null;
+    this.watchdogTimer = null;
+  }
+
+  /**
+   * The watchdog: a conversion whose bytes have not moved for `stallMs` (a socket that stopped
+   * without closing, a store that accepts and never answers) is aborted as stalled, so its row is
+   * retried with backoff instead of holding a slot, with its lease renewed, forever.
+   */
+  abortStalled(): void {
+    const now = this.now();
+    for (const task of this.tasks.values()) {
+      const idle = now - task.lastProgressAt;
+      if (idle < this.options.stallMs || task.controller.signal.aborted) continue;
+      this.options.logger.warn(
+        { fileId: task.row.id, key: task.row.key, idleMs: idle },
+        'conversion stalled; aborting it',
+      );
+      task.controller.abort(new ConversionStalledError(idle));
+    }
+  }
+
+  /**
+   * Conversions still in flight although nothing moved for longer than the stall timeout plus a
+   * grace for the abort to take effect: work the watchdog could not give back (readiness fails).
+   */
+  stuck(): StuckConversion[] {
+    const now = this.now();
+    const limit = this.options.stallMs + Math.min(this.options.stallMs, 30_000);
+    return [...this.tasks.values()]
+      .filter((t) => now - t.lastProgressAt > limit)
+      .map((t) => ({ fileId: t.row.id, key: t.row.key, idleMs: now - t.lastProgressAt }));
   }
 
   private async loop(): Promise<void> {
@@ -102,8 +169,11 @@ export class WorkerPool {
 
   private launch(row: FileRecord): void {
     const controller = new AbortController();
-    const done = this.options
-      .process(row, controller.signal)
+    const task: Task = { row, controller, done: Promise.resolve(), lastProgressAt: this.now() };
+    task.done = this.options
+      .process(row, controller.signal, () => {
+        task.lastProgressAt = this.now();
+      })
       .catch((err: unknown) => {
         this.options.logger.error({ fileId: row.id, err }, 'worker crashed on a file');
       })
@@ -111,7 +181,7 @@ export class WorkerPool {
         this.tasks.delete(row.id);
         this.wake();
       });
-    this.tasks.set(row.id, { row, controller, done });
+    this.tasks.set(row.id, task);
   }
 
   private async sleep(hasFreeSlot: boolean): Promise<void> {

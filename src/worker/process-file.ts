@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ConverterFactory } from './converter.js';
 import { convertVersion, type PipelineResult } from './pipeline.js';
+import { ConversionStalledError } from './pool.js';
 
 export interface WorkerContext {
   s3: S3Client;
@@ -31,7 +32,12 @@ export interface WorkerContext {
  * (the pool logs that, and the row's lease expires so it comes back). `signal` aborts the work
  * (graceful stop or lost lease); an aborted row is left for the caller to release.
  */
-export async function processFile(ctx: WorkerContext, row: FileRecord, signal: AbortSignal): Promise<void> {
+export async function processFile(
+  ctx: WorkerContext,
+  row: FileRecord,
+  signal: AbortSignal,
+  progress: () => void = () => {},
+): Promise<void> {
   const { config, ledger, metrics, owner } = ctx;
   const log = ctx.logger.child({ fileId: row.id, key: row.key, etag: row.etag, attempt: row.attempts });
   const started = performance.now();
@@ -68,6 +74,9 @@ export async function processFile(ctx: WorkerContext, row: FileRecord, signal: A
     return;
   }
 
+  // A stall (the pool's watchdog) is a transient failure of this attempt; any other abort (graceful
+  // stop, lost lease) leaves the row to the caller.
+  const handedBack = () => signal.aborted && !(signal.reason instanceof ConversionStalledError);
   let result: PipelineResult;
   try {
     result = await convertVersion({
@@ -85,13 +94,15 @@ export async function processFile(ctx: WorkerContext, row: FileRecord, signal: A
       createConverter: ctx.createConverter,
       logger: log,
       signal,
+      progress,
       hadEarlierReport: async () =>
         (await ledger.getFileVersions(row.bucket, row.key)).some(
           (v) => v.id !== row.id && v.reportKey !== null,
         ),
     });
-  } catch (err) {
-    if (signal.aborted) return;
+  } catch (caught) {
+    if (handedBack()) return;
+    const err: unknown = signal.aborted ? signal.reason : caught;
     const e = toTransformerError(err, { bucket: row.bucket, key: row.key, etag: row.etag });
     if (e.retryable && row.attempts < config.maxAttempts) {
       const delay = backoffDelayMs(row.attempts, config.retryBaseMs, config.retryMaxMs);
@@ -106,7 +117,7 @@ export async function processFile(ctx: WorkerContext, row: FileRecord, signal: A
     }
     return;
   }
-  if (signal.aborted) return;
+  if (handedBack()) return;
   if (result.state === 'done' && result.converted) {
     metrics.itemsWrittenTotal.inc(result.converted.itemsWritten);
     metrics.itemsRejectedTotal.inc(result.converted.itemsRejected);

@@ -25,7 +25,16 @@ export type Fault =
   /** Reset the connection before answering at all. */
   | { kind: 'resetBeforeResponse' }
   /** Forward the response body at about `bytesPerSecond`, in `chunkBytes` pieces. */
-  | { kind: 'slowBody'; bytesPerSecond: number; chunkBytes?: number };
+  | { kind: 'slowBody'; bytesPerSecond: number; chunkBytes?: number }
+  /**
+   * Forward the response head and `afterBytes` of its body, then stop forwarding with the connection
+   * left open (a proxy or NAT that stopped passing traffic on established connections).
+   */
+  | { kind: 'stallMidBody'; afterBytes: number }
+  /** Take the request (its body too) and never answer, with the connection left open. */
+  | { kind: 'stallBeforeResponse' }
+  /** Forward the response head and `afterBytes` of its body, then end the response cleanly (short body). */
+  | { kind: 'truncateBody'; afterBytes: number };
 
 export interface FaultRuleSpec {
   /** HTTP method to match (GET, PUT, POST, HEAD, DELETE); any when absent. */
@@ -140,6 +149,11 @@ export class FaultProxy {
       req.socket.destroy();
       return;
     }
+    if (fault?.kind === 'stallBeforeResponse') {
+      // Read what the client sends (so it is not stopped by a full window), answer nothing.
+      req.resume();
+      return;
+    }
 
     const headers = { ...req.headers };
     // The proxy answers `Expect: 100-continue` itself (node:http does); don't make s3rver do it again.
@@ -171,6 +185,19 @@ export class FaultProxy {
       // Give the written bytes a moment to leave, then cut the connection as a failing network does.
       await sleep(20);
       res.socket?.resetAndDestroy();
+      return;
+    }
+    if (fault?.kind === 'stallMidBody' || fault?.kind === 'truncateBody') {
+      let sent = 0;
+      for await (const chunk of answer as AsyncIterable<Buffer>) {
+        const room = fault.afterBytes - sent;
+        if (room > 0) res.write(chunk.subarray(0, room));
+        sent += Math.min(room, chunk.length);
+        if (sent >= fault.afterBytes) break;
+      }
+      answer.destroy();
+      // A stall keeps the socket open and silent until the client gives up (or the proxy closes).
+      if (fault.kind === 'truncateBody') res.socket?.end();
       return;
     }
     if (fault?.kind === 'slowBody') {
