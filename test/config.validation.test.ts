@@ -56,6 +56,7 @@ describe('configuration', () => {
       region: 'eu-west-1',
       endpoint: undefined,
       credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret-value' },
+      ioTimeoutMs: 30_000,
     });
   });
 
