@@ -3,6 +3,7 @@
  * unknown things (404), always as JSON `{error, message}`; and the refusal to listen beyond loopback
  * without a token.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildApi, isLoopback, listen } from '../src/api/server.js';
 import { ConfigError } from '../src/errors.js';
@@ -186,6 +187,80 @@ describe('unknown things', () => {
     await refused(await api.call('GET', '/api/nothing'), 404, 'NotFound');
     await refused(await api.call('POST', '/api/nothing'), 404, 'NotFound');
     await refused(await api.call('DELETE', '/api/files/in/a.xml', { auth: true }), 404, 'NotFound');
+  });
+});
+
+/** Sends raw bytes to the API and returns the status and the parsed body of its answer. */
+async function rawHttp(
+  request: string,
+): Promise<{ status: number; body: { error?: string; message?: string } }> {
+  const url = new URL(api.base);
+  const socket = net.connect(Number(url.port), url.hostname);
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (c: string) => {
+    text += c;
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+    socket.write(request);
+  });
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+  return { status, body: JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) };
+}
+
+describe('every 4xx has the documented {error, message} shape', () => {
+  const host = () => new URL(api.base).host;
+  test('a URL that does not decode (FST_ERR_BAD_URL)', async () => {
+    const res = await rawHttp(
+      `GET /api/files/%E0%A4%A HTTP/1.1\r\nHost: ${host()}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'BadRequest', message: expect.any(String) });
+  });
+  test('headers too large', async () => {
+    const res = await rawHttp(
+      `GET /api/files HTTP/1.1\r\nHost: ${host()}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(res.status).toBe(431);
+    expect(res.body).toMatchObject({ error: 'RequestHeaderFieldsTooLarge', message: expect.any(String) });
+  });
+  test('a body length that contradicts itself', async () => {
+    const res = await rawHttp(
+      `POST /api/scans HTTP/1.1\r\nHost: ${host()}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'BadRequest', message: expect.any(String) });
+  });
+});
+
+describe('reprocess answers what it did', () => {
+  test('a key with a NUL byte is 400, not 500', async () => {
+    await refused(
+      await api.call('POST', '/api/files/a%00b.xml/reprocess', { auth: true }),
+      400,
+      'BadRequest',
+    );
+    await refused(
+      await api.call('POST', '/api/files/in/a%00b.xml/reprocess', { auth: true }),
+      400,
+      'BadRequest',
+    );
+  });
+
+  test('a version being converted is not requeued: 409, not 202', async () => {
+    const { ledger } = api.ts.service;
+    await ledger.recordVersions([{ bucket: 'xml-bucket', key: 'busy.xml', etag: 'b0' }], 'api');
+    const [claimed] = await ledger.claim('another-instance', 1000, 600_000);
+    expect(claimed).toBeDefined();
+    const message = await refused(
+      await api.call('POST', '/api/files/busy.xml/reprocess', { auth: true }),
+      409,
+      'Conflict',
+    );
+    expect(message).toMatch(/being converted/);
+    await ledger.releaseLeases('another-instance');
   });
 });
 

@@ -63,3 +63,27 @@ test('an interval set through the API survives a restart', async () => {
   expect(inMs).toBeGreaterThan(0);
   expect(inMs).toBeLessThanOrEqual(30 * 60_000);
 });
+
+test.each([
+  [{ intervalHours: true }, /intervalHours must be a number/],
+  [{ intervalHours: '2' }, /intervalHours must be a number/],
+  [{ cron: '*/10 * * * * *' }, /at most once a minute/],
+  [{ cron: '* 0 * * * *' }, /at most once a minute/],
+])('PUT /api/schedule %j is 400 with the error shape', async (body, message) => {
+  const before = await schedule();
+  const res = await api.call('PUT', '/api/schedule', { auth: true, body });
+  expect(res.status).toBe(400);
+  const err = (await res.json()) as { error: string; message: string };
+  expect(err.error).toBe('BadRequest');
+  expect(err.message).toMatch(message);
+  expect(await schedule()).toEqual(before);
+});
+
+test('a persisted schedule that is not valid is not used at start-up (the configured one is)', async () => {
+  await api.ts.service.ledger.setSetting('schedule', JSON.stringify({ cron: '* * * * * *' }));
+  await api.restart();
+  expect(await schedule()).toMatchObject({ intervalHours: 3, cron: null, source: 'config' });
+  await api.ts.service.ledger.setSetting('schedule', '{not json');
+  await api.restart();
+  expect(await schedule()).toMatchObject({ intervalHours: 3, cron: null, source: 'config' });
+});

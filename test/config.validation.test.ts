@@ -135,6 +135,10 @@ describe('configuration', () => {
     [{ EVENTS: 'sometimes' }, 'EVENTS', /on\/off/],
     [{ SOURCE_SUFFIXES: ' , ' }, 'SOURCE_SUFFIXES', /comma-separated/],
     [{ AWS_ACCESS_KEY_ID: 'AKIA' }, 'AWS_SECRET_ACCESS_KEY', /expected a value/],
+    // Refused with the configuration, before the embedded S3, the sample upload or a scan start.
+    [{ HOST: '0.0.0.0' }, 'API_TOKEN', /HOST=0\.0\.0\.0/],
+    [{ IO_TIMEOUT_SECONDS: '0' }, 'IO_TIMEOUT_SECONDS', /greater than 0/],
+    [{ STALL_TIMEOUT_SECONDS: 'soon' }, 'STALL_TIMEOUT_SECONDS', /greater than 0/],
   ];
   it.each(bad)('rejects %j naming %s in one line', (env, variable, expectation) => {
     const err = errorOf(env);
@@ -142,6 +146,18 @@ describe('configuration', () => {
     expect(err.message.startsWith(`${variable}: expected`)).toBe(true);
     expect(err.message).toMatch(expectation);
     expect(err.message).not.toContain('\n');
+  });
+
+  it('hides credentials written into endpoint URLs when the configuration is logged', () => {
+    const c = load({
+      S3_ENDPOINT: 'http://minio:hunter2secret@10.0.0.5:9000',
+      SQS_ENDPOINT: 'https://q:sqs-secret-pw@sqs.local',
+      SQS_QUEUE_URL: 'https://q:sqs-secret-pw@sqs.local/1/events',
+    });
+    const logged = JSON.stringify(redactedConfig(c));
+    expect(logged).not.toMatch(/hunter2secret|sqs-secret-pw|minio:/);
+    expect(logged).toContain('http://[redacted]@10.0.0.5:9000');
+    expect(c.s3.endpoint).toBe('http://minio:hunter2secret@10.0.0.5:9000');
   });
 
   it('never echoes a secret in its error', () => {

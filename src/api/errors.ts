@@ -3,6 +3,7 @@
  * short stable code (the HTTP reason without spaces) and `message` says what to fix. Validation
  * failures, bad JSON, unknown routes and thrown errors all end here, so clients parse one shape.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ConfigError } from '../errors.js';
 
@@ -33,7 +34,7 @@ const CODES: Record<number, string> = {
   504: 'GatewayTimeout',
 };
 
-function errorCode(status: number): string {
+export function errorCode(status: number): string {
   return CODES[status] ?? (status >= 500 ? 'InternalServerError' : 'BadRequest');
 }
 
@@ -73,4 +74,30 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     reply.code(status).send({ error: errorCode(status), message });
   });
+}
+
+/**
+ * A request Node's HTTP parser refused (headers too large, a body length that does not match, bad
+ * framing): answered on the raw socket, still as `{ error, message }`, then the connection closes.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const reason =
+    status === 431 ? 'RequestHeaderFieldsTooLarge' : status === 408 ? 'RequestTimeout' : 'BadRequest';
+  const message =
+    status === 431
+      ? 'the request headers are too large'
+      : status === 408
+        ? 'the request took too long to arrive'
+        : `the request is not valid HTTP (${err.code ?? 'parse error'})`;
+  const body = JSON.stringify({ error: reason, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

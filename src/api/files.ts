@@ -31,13 +31,21 @@ const fileRowSchema = {
 const keyParamsSchema = {
   type: 'object',
   required: ['key'],
-  properties: { key: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH } },
+  // No NUL: S3 cannot name such an object, and it would reach the SDK's request line (a 500).
+  properties: { key: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH, pattern: '^[^\\u0000]+$' } },
 } as const;
 
 const wildcardParamsSchema = {
   type: 'object',
   required: ['*'],
-  properties: { '*': { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH + REPROCESS_SUFFIX.length } },
+  properties: {
+    '*': {
+      type: 'string',
+      minLength: 1,
+      maxLength: MAX_KEY_LENGTH + REPROCESS_SUFFIX.length,
+      pattern: '^[^\\u0000]+$',
+    },
+  },
 } as const;
 
 export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceApi }) {
@@ -96,6 +104,13 @@ export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceA
     if (queued === null || queued === undefined || queued === false) {
       throw new HttpError(404, `no file with key ${JSON.stringify(key)} in the ledger`);
     }
+    // The ledger leaves a row being converted alone: nothing was requeued, so no 202.
+    if (typeof queued === 'object' && (queued as { state?: unknown }).state === 'processing') {
+      throw new HttpError(
+        409,
+        `${JSON.stringify(key)} is being converted right now; nothing was requeued (ask again once it has finished)`,
+      );
+    }
     reply.code(202).header('Location', `/api/files/${encodeURIComponent(key)}`);
     return typeof queued === 'object' ? queued : { key, queued: true };
   }
@@ -115,8 +130,10 @@ export async function fileRoutes(app: FastifyInstance, opts: { service: ServiceA
     security: [{ bearer: [] }],
     response: {
       202: { type: 'object', additionalProperties: true, properties: { key: { type: 'string' } } },
+      400: { $ref: 'ApiError#' },
       401: { $ref: 'ApiError#' },
       404: { $ref: 'ApiError#' },
+      409: { $ref: 'ApiError#' },
     },
   };
 

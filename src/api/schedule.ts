@@ -109,11 +109,27 @@ export async function scheduleRoutes(app: FastifyInstance, opts: { service: Serv
   app.put<{ Body: Schedule }>(
     '/api/schedule',
     {
+      preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | null;
+        if (
+          body &&
+          typeof body === 'object' &&
+          'intervalHours' in body &&
+          typeof body.intervalHours !== 'number'
+        ) {
+          throw new HttpError(400, 'invalid body: intervalHours must be a number of hours, such as 3');
+        }
+        if (body && typeof body === 'object' && 'cron' in body && typeof body.cron !== 'string') {
+          throw new HttpError(400, 'invalid body: cron must be a string, such as "0 */3 * * *"');
+        }
+      },
       schema: {
         tags: ['schedule'],
         summary: 'Change the scan schedule (persisted; applies at once)',
         security: [{ bearer: [] }],
         body: scheduleBodySchema,
+        // The API's validator coerces types (query strings need it): `true` would pass as 1 hour.
+        // A body is JSON, so its values must already have their type.
         response: {
           200: scheduleResponseSchema,
           400: { $ref: 'ApiError#' },

@@ -12,18 +12,21 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyPluginAsync,
+  type FastifyReply,
   LogController,
 } from 'fastify';
+import { isLoopback } from '../config/parse.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installAuth } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import { downloadRoutes } from './downloads.js';
-import { apiErrorSchema, installErrorHandling } from './errors.js';
+import { answerClientError, apiErrorSchema, errorCode, installErrorHandling } from './errors.js';
 import { fileRoutes } from './files.js';
 import { healthRoutes } from './health.js';
 import { instanceRoutes } from './instances.js';
 import { metricsRoutes } from './metrics.js';
+import { installSameOrigin } from './same-origin.js';
 import { scanRoutes } from './scans.js';
 import { scheduleRoutes } from './schedule.js';
 import { statsRoutes } from './stats.js';
@@ -38,6 +41,8 @@ export interface ApiOptions {
   logger?: Logger | false;
   /** Extra routes from other parts, e.g. the S3 webhook (src/api/events.ts). */
   plugins?: readonly ApiPlugin[];
+  /** The address it will listen on (HOST): without a token, requests must name it or loopback in Host. */
+  host?: string;
 }
 
 /** Longest accepted request body: the API takes small JSON documents only. */
@@ -52,11 +57,20 @@ export async function buildApi(service: ServiceApi, options: ApiOptions = {}): P
     // Keys are up to 1024 bytes and arrive URL-encoded: the default 100-character limit is too short.
     routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
     ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false } },
+    // Requests Fastify refuses before routing (a URL that does not decode, a bad Content-Type) and
+    // requests Node's parser refuses (headers too large, a length mismatch) answer in the one
+    // documented error shape too.
+    frameworkErrors: (err, _request, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 400;
+      (reply as FastifyReply).code(status).send({ error: errorCode(status), message: err.message });
+    },
+    clientErrorHandler: answerClientError,
   });
   app.addSchema(apiErrorSchema);
   installErrorHandling(app);
   installRequestLog(app);
-  installAuth(app, options.apiToken || undefined);
+  if (options.apiToken) installAuth(app, options.apiToken);
+  else installSameOrigin(app, { host: options.host });
 
   await app.register(swagger, {
     openapi: {
@@ -108,11 +122,7 @@ function installRequestLog(app: FastifyInstance): void {
   });
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+export { isLoopback };
 
 /**
  * Starts listening and returns the bound address (`http://host:port`). Without an API token anyone

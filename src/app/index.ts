@@ -30,7 +30,7 @@ import { processFile } from '../worker/process-file.js';
 import { seedSample, startEmbeddedStorage } from './embedded.js';
 import { type EventIngestion, NO_EVENTS, startEventIngestion } from './events.js';
 import { joinFleet } from './fleet.js';
-import { SCHEDULE_SETTING, type Service, serviceFacade } from './service.js';
+import { SCHEDULE_SETTING, type Service, serviceFacade, validSchedule } from './service.js';
 
 export { SEED_KEY } from './embedded.js';
 export type { EventIngestion } from './events.js';
@@ -105,8 +105,19 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
     if (config.embedded) await seedSample(s3, config, logger);
 
     const persisted = await ledger.getSetting(SCHEDULE_SETTING);
-    const schedule: Schedule = persisted ? (JSON.parse(persisted) as Schedule) : config.schedule;
-    const scheduleSource = persisted ? 'settings' : 'config';
+    let schedule: Schedule = config.schedule;
+    let scheduleSource: 'settings' | 'config' = 'config';
+    if (persisted) {
+      try {
+        schedule = validSchedule(JSON.parse(persisted));
+        scheduleSource = 'settings';
+      } catch (err) {
+        logger.warn(
+          { err: err instanceof Error ? err.message : String(err), persisted: persisted.slice(0, 200) },
+          'the schedule persisted in the ledger is not valid; using the configured one',
+        );
+      }
+    }
     logger.info({ config: redactedConfig(config), owner, scheduleSource }, 'service starting');
 
     // Workers (claiming starts below, once discovery can wake them).
@@ -205,7 +216,12 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
     let api: FastifyInstance | null = null;
     let url: string | null = null;
     if (options.api) {
-      const app = await buildApi(service, { apiToken: config.apiToken, logger, plugins: events.plugins });
+      const app = await buildApi(service, {
+        apiToken: config.apiToken,
+        host: config.host,
+        logger,
+        plugins: events.plugins,
+      });
       stops.push(() => app.close());
       url = await listen(app, { host: config.host, port: config.port, apiToken: config.apiToken });
       api = app;

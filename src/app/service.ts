@@ -137,6 +137,19 @@ export interface ServiceParts {
 const INSTANCES_SHOWN_MS = 24 * 3_600_000;
 const SILENT_AFTER_BEATS = 3;
 
+/**
+ * A schedule from the API or persisted in the ledger, checked as the environment's is (ConfigError
+ * naming what is wrong): a hand-edited or older ledger row must not fire every second.
+ */
+export function validSchedule(value: unknown): Schedule {
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  if (typeof v.cron === 'string' && !('intervalHours' in v)) return { cron: parseCron('cron', v.cron) };
+  if (typeof v.intervalHours === 'number' && !('cron' in v)) {
+    return { intervalHours: parseIntervalHours('intervalHours', String(v.intervalHours)) };
+  }
+  throw new ConfigError('schedule', 'expected {"intervalHours": n} or {"cron": "<expression>"}');
+}
+
 /** The ledger setting under which a schedule changed through the API is persisted. */
 export const SCHEDULE_SETTING = 'schedule';
 
@@ -247,7 +260,16 @@ export function serviceFacade(parts: ServiceParts): Service {
       if (scheduler.schedule === null) return;
       const persisted = await ledger.getSetting(SCHEDULE_SETTING);
       if (persisted === null || persisted === JSON.stringify(scheduler.schedule)) return;
-      const schedule = JSON.parse(persisted) as Schedule;
+      let schedule: Schedule;
+      try {
+        schedule = validSchedule(JSON.parse(persisted));
+      } catch (err) {
+        logger.warn(
+          { err, persisted: persisted.slice(0, 200) },
+          'the schedule persisted in the ledger is not valid; kept the current one',
+        );
+        return;
+      }
       scheduler.set(schedule);
       scheduleSource = 'settings';
       logger.info({ schedule }, 'scan schedule changed by another instance');
@@ -271,14 +293,7 @@ export function serviceFacade(parts: ServiceParts): Service {
       }));
     },
     async setSchedule(schedule) {
-      let valid: Schedule;
-      if ('cron' in schedule && typeof schedule.cron === 'string') {
-        valid = { cron: parseCron('cron', schedule.cron) };
-      } else if ('intervalHours' in schedule && typeof schedule.intervalHours === 'number') {
-        valid = { intervalHours: parseIntervalHours('intervalHours', String(schedule.intervalHours)) };
-      } else {
-        throw new ConfigError('schedule', 'expected {"intervalHours": n} or {"cron": "<expression>"}');
-      }
+      const valid = validSchedule(schedule);
       await ledger.setSetting(SCHEDULE_SETTING, JSON.stringify(valid));
       scheduleSource = 'settings';
       scheduler.set(valid);

@@ -10,6 +10,7 @@ import {
 import { ConfigError } from '../errors.js';
 import {
   defaultConvertThreads,
+  isLoopback,
   parseBoolean,
   parseBucket,
   parseBytes,
@@ -165,6 +166,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (config.apiToken !== undefined && config.apiToken.length < 8) {
     throw new ConfigError('API_TOKEN', 'expected at least 8 characters (value hidden)');
   }
+  // Refused here, before anything starts (embedded S3, the sample, a catch-up scan), not at listen().
+  if (config.apiToken === undefined && !isLoopback(host)) {
+    throw new ConfigError(
+      'API_TOKEN',
+      `expected a token (8+ characters) because HOST=${host} exposes the API beyond this machine ` +
+        '(mutating calls then need Authorization: Bearer <API_TOKEN>), or set HOST=127.0.0.1',
+    );
+  }
   return config;
 }
 
@@ -216,16 +225,24 @@ function s3Settings(
   return { region, endpoint, credentials };
 }
 
+/** A URL as safe to log: a password (or user) written into it (`http://user:secret@host`) is hidden. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1[redacted]@');
+}
+
 /** The configuration as safe to log: secrets replaced by whether they are set. */
 export function redactedConfig(config: Config): Record<string, unknown> {
-  const { apiToken, s3, databaseUrl, ...rest } = config;
+  const { apiToken, s3, databaseUrl, sqsQueueUrl, sqsEndpoint, ...rest } = config;
   return {
     ...rest,
     apiToken: apiToken ? '[set]' : '[unset]',
     databaseUrl: databaseUrl ? redactDatabaseUrl(databaseUrl) : '(SQLite in dataDir)',
+    sqsQueueUrl: sqsQueueUrl === undefined ? undefined : redactUrl(sqsQueueUrl),
+    sqsEndpoint: sqsEndpoint === undefined ? undefined : redactUrl(sqsEndpoint),
     s3: {
       region: s3.region,
-      endpoint: s3.endpoint ?? '(AWS)',
+      endpoint: s3.endpoint === undefined ? '(AWS)' : redactUrl(s3.endpoint),
+      ioTimeoutMs: s3.ioTimeoutMs,
       credentials: s3.credentials
         ? { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: '[redacted]' }
         : '(SDK default chain)',

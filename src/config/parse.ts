@@ -124,16 +124,34 @@ export function parseBucket(name: string, value: string): string {
   return v;
 }
 
+/** Runs of a cron schedule checked for the one-minute minimum (enough to see any sub-minute pattern). */
+const CRON_RUNS_CHECKED = 120;
+
+/**
+ * A cron expression (5 or 6 fields). Like the interval, it may not fire more often than once a minute:
+ * a seconds field that fires every few seconds would list the whole bucket every few seconds.
+ */
 export function parseCron(name: string, value: string): string {
   const v = value.trim();
+  let runs: Date[];
   try {
-    new Cron(v, { paused: true }).stop();
+    const cron = new Cron(v, { paused: true });
+    runs = cron.nextRuns(CRON_RUNS_CHECKED);
+    cron.stop();
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new ConfigError(
       name,
       `expected a cron expression such as "0 */3 * * *" (${why}), got ${describe(value)}`,
     );
+  }
+  for (let i = 1; i < runs.length; i++) {
+    if (runs[i]!.getTime() - runs[i - 1]!.getTime() < 60_000) {
+      throw new ConfigError(
+        name,
+        `expected a cron expression that runs at most once a minute (as the interval's minimum), got ${describe(value)}`,
+      );
+    }
   }
   return v;
 }
@@ -171,4 +189,11 @@ export function parseConvertThreads(name: string, value: string): number {
 
 export function defaultConvertThreads(): number {
   return availableParallelism();
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1']);
+
+/** Whether an address or host name is this machine's loopback (only it may serve the API without a token). */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
