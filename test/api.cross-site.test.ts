@@ -27,7 +27,7 @@ beforeAll(async () => {
     plugins: [
       eventsPlugin({
         sink: ts.service,
-        filter: { bucket: 'xml-bucket', suffixes: ['.xml'] },
+        filter: { bucket: 'xml-bucket', matchesKey: (key) => key.endsWith('.xml') },
         logger: createLogger('silent'),
         metrics: ts.service.metrics,
       }),

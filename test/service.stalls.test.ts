@@ -171,7 +171,7 @@ test('a stalled SQS receive is cut by the deadline and the source goes on receiv
     endpoint: sqsProxy.url,
     region: 'us-east-1',
     credentials: SQS_TEST_CREDENTIALS,
-    filter: { bucket: SOURCE, suffixes: ['.xml'] },
+    filter: { bucket: SOURCE, matchesKey: (key) => key.endsWith('.xml') },
     sink: {
       recordVersions: (versions) => {
         recorded.push(...versions.map((v) => v.key));

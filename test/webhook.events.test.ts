@@ -70,7 +70,12 @@ function minioBody(...keys: string[]) {
 }
 
 async function startApp(
-  options: { apiToken?: string; pluginToken?: boolean; subscribeAnswer?: () => Promise<number> } = {},
+  options: {
+    apiToken?: string;
+    pluginToken?: boolean;
+    subscribeAnswer?: () => Promise<number>;
+    versionsPerSecond?: number;
+  } = {},
 ) {
   // The API's own parts that apply to every route (auth hook, error shape), plus this plugin.
   const fastify = Fastify({ logger: false });
@@ -84,6 +89,7 @@ async function startApp(
       logger,
       metrics,
       apiToken: options.pluginToken ? options.apiToken : undefined,
+      versionsPerSecond: options.versionsPerSecond,
       fetchUrl: async (url) => {
         fetched.push(url);
         const status = options.subscribeAnswer ? await options.subscribeAnswer() : 200;
@@ -193,6 +199,56 @@ describe('POST /api/events/s3', () => {
     await startApp({ apiToken: TOKEN });
     const res = await fetch(`${base}/api/events/s3`, { method: 'HEAD' });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('floods and amplification are bounded', () => {
+  it('refuses a notification of more than 1,000 records as a whole, recording nothing', async () => {
+    await startApp({ versionsPerSecond: 10_000 });
+    const keysIn = Array.from({ length: 1001 }, (_, i) => `flood/${i}.xml`);
+    const res = await post(minioBody(...keysIn));
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/1001 records in one notification; at most 1000/);
+    expect(await keys()).toEqual([]);
+  });
+
+  it('answers a body of bad records with a short message (the first reasons and a count)', async () => {
+    await startApp({ versionsPerSecond: 10_000 });
+    const Records = Array.from({ length: 1000 }, (_, i) => ({
+      eventName: 'ObjectCreated:Put',
+      s3: { bucket: { name: 'xml-bucket' }, object: { key: `${'%ZZ'.repeat(100)}bad-${i}.xml`, eTag: 'e' } },
+    }));
+    const res = await post({ Records });
+    expect(res.status).toBe(400);
+    const message = String(res.body.message);
+    expect(message).toMatch(/and 990 more$/);
+    expect(message.length).toBeLessThan(3000);
+  });
+
+  it("records keys up to S3's 1,024 bytes and refuses longer ones", async () => {
+    await startApp({ versionsPerSecond: 10_000 });
+    const longest = `${'é'.repeat(510)}.xml`; // 1,024 bytes of UTF-8
+    const tooLong = `${'é'.repeat(511)}.xml`; // 1,026 bytes
+    const res = await post(minioBody(longest, tooLong));
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/record 1: key .* is longer than S3's 1024 bytes/);
+    expect(await keys()).toEqual([longest]);
+  });
+
+  it('beyond its rate of object versions answers 429 with Retry-After, recording nothing of that body', async () => {
+    // 0.2 versions a second: a burst of 5.
+    await startApp({ versionsPerSecond: 0.2 });
+    const first = await post(minioBody('r1.xml', 'r2.xml', 'r3.xml', 'r4.xml', 'r5.xml'));
+    expect(first.status).toBe(200);
+    const res = await fetch(`${base}/api/events/s3`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(minioBody('r6.xml', 'r7.xml', 'r8.xml')),
+    });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await res.json()).toMatchObject({ error: 'TooManyRequests' });
+    expect(await keys()).toEqual(['r1.xml', 'r2.xml', 'r3.xml', 'r4.xml', 'r5.xml']);
   });
 });
 

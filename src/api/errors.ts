@@ -49,6 +49,15 @@ export class HttpError extends Error {
   }
 }
 
+/** Longest error message sent: an answer (and its log line) stays small whatever the input was. */
+export const MAX_ERROR_MESSAGE_LENGTH = 2000;
+
+function capMessage(message: string): string {
+  return message.length <= MAX_ERROR_MESSAGE_LENGTH
+    ? message
+    : `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH)}…`;
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: 'NotFound', message: `no route ${request.method} ${request.url}` });
@@ -72,7 +81,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       // Internal details stay in the log.
       message = 'internal error; see the service log';
     }
-    reply.code(status).send({ error: errorCode(status), message });
+    reply.code(status).send({ error: errorCode(status), message: capMessage(message) });
   });
 }
 

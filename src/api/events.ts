@@ -21,6 +21,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { presentedToken, secretsEqual } from './auth.js';
 import { HttpError } from './errors.js';
+import { TokenBucket } from './rate-limit.js';
 import type { ApiPlugin } from './server.js';
 
 export interface EventsPluginOptions {
@@ -39,6 +40,22 @@ export interface EventsPluginOptions {
   readinessChecks?: readonly ReadinessCheck[];
   /** How the SubscribeURL is fetched (replaceable only for tests: nothing real answers as AWS here). */
   fetchUrl?: (url: string) => Promise<{ ok: boolean; status: number }>;
+  /**
+   * Object versions the webhook records per second (sustained; bursts up to WEBHOOK_BURST_SECONDS
+   * worth); beyond it the sender gets 429 with Retry-After. Default 20.
+   */
+  versionsPerSecond?: number;
+}
+
+/** The burst allowance of the webhook's rate, in seconds of it. */
+export const WEBHOOK_BURST_SECONDS = 25;
+
+/** The sink refused the versions: over the webhook's rate. */
+class OverRateError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('over the rate');
+    this.name = 'OverRateError';
+  }
 }
 
 const ROUTE = '/api/events/s3';
@@ -75,6 +92,16 @@ const responseSchema = {
 export function eventsPlugin(options: EventsPluginOptions): ApiPlugin {
   const log = options.logger.child({ component: 'webhook' });
   const { metrics } = options;
+  const rate = options.versionsPerSecond ?? 20;
+  const bucket = new TokenBucket(rate, Math.max(1, Math.round(rate * WEBHOOK_BURST_SECONDS)));
+  // Versions are admitted after parsing and before recording: one token each.
+  const sink: VersionSink = {
+    recordVersions(versions, discoveredBy) {
+      const admitted = bucket.take(versions.length);
+      if (!admitted.ok) throw new OverRateError(admitted.retryAfterSeconds);
+      return options.sink.recordVersions(versions, discoveredBy);
+    },
+  };
   const fetchUrl =
     options.fetchUrl ??
     (async (url: string) => {
@@ -121,16 +148,34 @@ export function eventsPlugin(options: EventsPluginOptions): ApiPlugin {
           description:
             'Body: an S3 notification ({Records:[...]}), SNS-wrapped or EventBridge-shaped, as JSON or ' +
             'text/plain. 200 once the ledger has the versions; 400 when the body is not a notification ' +
-            'or a record cannot be decoded; 503 when the ledger is unavailable (send again).',
+            'or a record cannot be decoded; 429 (Retry-After) beyond the rate of object versions; 503 when ' +
+            'the ledger is unavailable (send again).',
           security: [{ bearer: [] }],
-          response: { 200: responseSchema, 400: { $ref: 'ApiError#' }, 503: { $ref: 'ApiError#' } },
+          response: {
+            200: responseSchema,
+            400: { $ref: 'ApiError#' },
+            429: { $ref: 'ApiError#' },
+            503: { $ref: 'ApiError#' },
+          },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         let parsed: RecordedNotification;
         try {
-          parsed = await recordNotification(request.body, options.filter, options.sink);
+          parsed = await recordNotification(request.body, options.filter, sink);
         } catch (err) {
+          if (err instanceof OverRateError) {
+            log.warn(
+              { retryAfterSeconds: err.retryAfterSeconds },
+              'webhook over its rate; sender told to wait',
+            );
+            reply.header('Retry-After', String(err.retryAfterSeconds));
+            return reject(
+              'throttled',
+              429,
+              `too many object versions; send again in ${err.retryAfterSeconds} s`,
+            );
+          }
           if (err instanceof MalformedNotificationError) {
             log.warn({ reason: err.message }, 'webhook body is not an S3 notification');
             return reject('rejected', 400, err.message);

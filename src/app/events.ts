@@ -101,7 +101,15 @@ export async function startEventIngestion(config: Config, deps: IngestionDeps): 
   }
 
   const readinessChecks = source ? [source.readinessCheck()] : [];
-  const plugin = eventsPlugin({ sink, filter, logger, metrics, apiToken: config.apiToken, readinessChecks });
+  const plugin = eventsPlugin({
+    sink,
+    filter,
+    logger,
+    metrics,
+    apiToken: config.apiToken,
+    versionsPerSecond: config.webhookVersionsPerSecond,
+    readinessChecks,
+  });
   return {
     plugins: [plugin],
     readinessChecks,

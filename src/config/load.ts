@@ -155,6 +155,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     retryBaseMs: opt('RETRY_BASE_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 1) * 1000,
     retryMaxMs: opt('RETRY_MAX_SECONDS', (n, v) => parsePositiveNumber(n, v, 86_400), 300) * 1000,
     ioTimeoutMs,
+    webhookVersionsPerSecond: opt(
+      'WEBHOOK_VERSIONS_PER_SECOND',
+      (n, v) => parsePositiveNumber(n, v, 100_000),
+      20,
+    ),
     pollMs: 5000,
   };
   if (config.reportBucket === config.sourceBucket) {

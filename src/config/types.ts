@@ -61,6 +61,8 @@ export interface Config {
   retryMaxMs: number;
   /** Connect / idle-socket / answer deadline of every S3 and SQS request (IO_TIMEOUT_SECONDS). */
   ioTimeoutMs: number;
+  /** Object versions the webhook records per second, sustained (WEBHOOK_VERSIONS_PER_SECOND). */
+  webhookVersionsPerSecond: number;
   /** Fallback poll when no wake-up arrives (backoff timers and expired leases are also timed exactly). */
   pollMs: number;
 }

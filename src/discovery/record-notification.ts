@@ -11,9 +11,15 @@ import { type EventFilter, type ParsedNotification, parseNotification } from './
 export interface RecordedNotification extends ParsedNotification {
   /** Of `versions`, how many were new to the ledger. */
   recorded: number;
-  /** `record <i>: <reason>; ...` for the records that could not be used (the others were recorded). */
+  /**
+   * `record <i>: <reason>; ...` for the records that could not be used (the others were recorded): the
+   * first few only, so a body of 200,000 bad records gives a short answer and log line, not 8 MB.
+   */
   unusable: string | null;
 }
+
+/** Reasons listed in `unusable`; the rest are counted. */
+export const MAX_REASONS_LISTED = 10;
 
 /**
  * Throws MalformedNotificationError (from parsing, before anything is recorded) when the body is not a
@@ -26,7 +32,9 @@ export async function recordNotification(
 ): Promise<RecordedNotification> {
   const parsed = parseNotification(body, filter);
   const recorded = parsed.versions.length > 0 ? await sink.recordVersions(parsed.versions, 'event') : 0;
-  const unusable =
-    parsed.invalid.length > 0 ? parsed.invalid.map((i) => `record ${i.index}: ${i.reason}`).join('; ') : null;
+  const listed = parsed.invalid.slice(0, MAX_REASONS_LISTED).map((i) => `record ${i.index}: ${i.reason}`);
+  const more = parsed.invalid.length - listed.length;
+  if (more > 0) listed.push(`and ${more} more`);
+  const unusable = listed.length > 0 ? listed.join('; ') : null;
   return { ...parsed, recorded, unusable };
 }
