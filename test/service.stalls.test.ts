@@ -51,6 +51,13 @@ async function output(key: string): Promise<string> {
 
 const bigXml = smallCatalogue(20_000, 1200);
 
+/** Uploads `xml` directly, has the service scan, and waits for the version's final state. */
+async function convertThrough(ts: TestService, key: string, xml: string) {
+  await putObject(direct, SOURCE, key, xml);
+  await ts.service.requestScan('api');
+  return waitForFile(ts.service, key, ['done', 'failed', 'gone', 'skipped'], 30_000);
+}
+
 describe('a stalled S3 transfer is cut by the idle deadline and retried', () => {
   let ts: TestService;
   beforeAll(async () => {
@@ -69,9 +76,7 @@ describe('a stalled S3 transfer is cut by the idle deadline and retried', () => 
       times: 1,
       fault: { kind: 'stallMidBody', afterBytes: 50_000 },
     });
-    await putObject(direct, SOURCE, key, bigXml);
-    await ts.service.requestScan('api');
-    const row = await waitForFile(ts.service, key, ['done', 'failed', 'gone', 'skipped'], 30_000);
+    const row = await convertThrough(ts, key, bigXml);
     expect(rule.hits).toBe(1);
     expect(row).toMatchObject({ state: 'done', attempts: 2, itemsWritten: 1200 });
     expect(await output(key)).toBe(await expectedJson(bigXml));
@@ -86,9 +91,7 @@ describe('a stalled S3 transfer is cut by the idle deadline and retried', () => 
       times: 1,
       fault: { kind: 'stallBeforeResponse' },
     });
-    await putObject(direct, SOURCE, key, xml);
-    await ts.service.requestScan('api');
-    const row = await waitForFile(ts.service, key, ['done', 'failed', 'gone', 'skipped'], 30_000);
+    const row = await convertThrough(ts, key, xml);
     expect(rule.hits).toBe(1);
     // The SDK's own retry (a timeout is retryable) sent the PUT again within the same attempt.
     expect(row).toMatchObject({ state: 'done', itemsWritten: 4 });
@@ -111,9 +114,7 @@ test('a conversion that makes no progress is aborted by the watchdog and retried
       times: 1,
       fault: { kind: 'stallMidBody', afterBytes: 30_000 },
     });
-    await putObject(direct, SOURCE, key, bigXml);
-    await ts.service.requestScan('api');
-    const row = await waitForFile(ts.service, key, ['done', 'failed', 'gone', 'skipped'], 30_000);
+    const row = await convertThrough(ts, key, bigXml);
     expect(rule.hits).toBe(1);
     expect(row).toMatchObject({ state: 'done', attempts: 2 });
     expect(await output(key)).toBe(await expectedJson(bigXml));

@@ -173,7 +173,7 @@ export class FaultProxy {
     entry.status = answer.statusCode;
     res.writeHead(answer.statusCode ?? 502, answer.headers);
 
-    if (fault?.kind === 'resetMidBody') {
+    if (fault?.kind === 'resetMidBody' || fault?.kind === 'stallMidBody' || fault?.kind === 'truncateBody') {
       let sent = 0;
       for await (const chunk of answer as AsyncIterable<Buffer>) {
         const room = fault.afterBytes - sent;
@@ -182,22 +182,14 @@ export class FaultProxy {
         if (sent >= fault.afterBytes) break;
       }
       answer.destroy();
-      // Give the written bytes a moment to leave, then cut the connection as a failing network does.
-      await sleep(20);
-      res.socket?.resetAndDestroy();
-      return;
-    }
-    if (fault?.kind === 'stallMidBody' || fault?.kind === 'truncateBody') {
-      let sent = 0;
-      for await (const chunk of answer as AsyncIterable<Buffer>) {
-        const room = fault.afterBytes - sent;
-        if (room > 0) res.write(chunk.subarray(0, room));
-        sent += Math.min(room, chunk.length);
-        if (sent >= fault.afterBytes) break;
+      if (fault.kind === 'resetMidBody') {
+        // Give the written bytes a moment to leave, then cut the connection as a failing network does.
+        await sleep(20);
+        res.socket?.resetAndDestroy();
+      } else if (fault.kind === 'truncateBody') {
+        res.socket?.end();
       }
-      answer.destroy();
       // A stall keeps the socket open and silent until the client gives up (or the proxy closes).
-      if (fault.kind === 'truncateBody') res.socket?.end();
       return;
     }
     if (fault?.kind === 'slowBody') {
