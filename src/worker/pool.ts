@@ -29,8 +29,8 @@ export interface WorkerPoolOptions {
   leaseMs: number;
   /** Longest sleep when nothing wakes the pool (backoff timers and lease expiries are timed exactly). */
   pollMs: number;
-  /** A conversion whose bytes have not moved for this long is aborted (ConversionStalledError). */
-  stallMs: number;
+  /** A conversion whose bytes have not moved for this long is aborted (ConversionStalledError); default 120 s. */
+  stallMs?: number;
   logger: Logger;
   /**
    * Converts one claimed row and records its outcome; rejects only when the ledger fails (logged here). Calls `progress()` whenever
@@ -62,9 +62,11 @@ export class WorkerPool {
   private renewTimer: NodeJS.Timeout | null = null;
   private watchdogTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
+  private readonly stallMs: number;
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.now = options.now ?? Date.now;
+    this.stallMs = options.stallMs ?? 120_000;
   }
 
   get inFlight(): number {
@@ -75,7 +77,7 @@ export class WorkerPool {
     if (this.running) return;
     this.running = true;
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(250, this.options.leaseMs / 3));
-    this.watchdogTimer = setInterval(() => this.abortStalled(), Math.max(100, this.options.stallMs / 4));
+    this.watchdogTimer = setInterval(() => this.abortStalled(), Math.max(100, this.stallMs / 4));
     this.watchdogTimer.unref();
     this.loopDone = this.loop();
   }
@@ -126,7 +128,7 @@ export class WorkerPool {
     const now = this.now();
     for (const task of this.tasks.values()) {
       const idle = now - task.lastProgressAt;
-      if (idle < this.options.stallMs || task.controller.signal.aborted) continue;
+      if (idle < this.stallMs || task.controller.signal.aborted) continue;
       this.options.logger.warn(
         { fileId: task.row.id, key: task.row.key, idleMs: idle },
         'conversion stalled; aborting it',
@@ -141,7 +143,7 @@ export class WorkerPool {
    */
   stuck(): StuckConversion[] {
     const now = this.now();
-    const limit = this.options.stallMs + Math.min(this.options.stallMs, 30_000);
+    const limit = this.stallMs + Math.min(this.stallMs, 30_000);
     return [...this.tasks.values()]
       .filter((t) => now - t.lastProgressAt > limit)
       .map((t) => ({ fileId: t.row.id, key: t.row.key, idleMs: now - t.lastProgressAt }));
