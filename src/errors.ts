@@ -110,6 +110,18 @@ export class TransientError extends TransformerError {
   }
 }
 
+/**
+ * What converted the file died before giving a verdict (a conversion thread exited). Worth another
+ * try, but like a process that dies converting a file, only MAX_ATTEMPTS times: the file itself may be
+ * what kills it, and unlike an outage that would not pass with time.
+ */
+export class ConverterCrashedError extends TransientError {
+  constructor(message: string, details: Omit<ErrorDetails, 'code'> = {}) {
+    super(message, { ...details, code: 'unavailable' });
+    this.name = 'ConverterCrashedError';
+  }
+}
+
 /** A failure that will not pass by itself: access denied, wrong region, bad request, a bug. */
 export class PermanentError extends TransformerError {
   constructor(message: string, details: ErrorDetails = {}) {

@@ -15,7 +15,11 @@ import { smallCatalogue } from './support/small-catalogue.js';
 
 const SOURCE = 'xml-bucket';
 const TARGET = 'json-bucket';
-const MAX_ATTEMPTS = 3;
+/**
+ * Transient failures are retried for this long (RETRY_FOR_HOURS), short here: 10 s, long enough for
+ * the tests whose faults pass (a loaded machine) and short for the one whose never do.
+ */
+const RETRY_FOR_HOURS = String(10 / 3600);
 /** The metrics test's own buckets: the shared service's scans must not find (and retry) its files. */
 const METRICS_SOURCE = 'metrics-xml';
 const METRICS_TARGET = 'metrics-json';
@@ -33,7 +37,7 @@ beforeAll(async () => {
   ts = await startTestService({
     endpoint: proxy.url,
     // A short stall timeout: the slow-body test's 20 ms gaps stay well under it.
-    env: { MAX_ATTEMPTS: String(MAX_ATTEMPTS), STALL_TIMEOUT_SECONDS: '1' },
+    env: { RETRY_FOR_HOURS, STALL_TIMEOUT_SECONDS: '1' },
   });
 });
 
@@ -154,7 +158,7 @@ describe('transient faults are retried and the output is still exact', () => {
     expect(await output(key)).toBe(await expectedJson(bigXml));
   });
 
-  test('server errors on every attempt end as failed after MAX_ATTEMPTS, nothing written', async () => {
+  test('server errors on every attempt end as failed after RETRY_FOR_HOURS, nothing written', async () => {
     const key = 'faults/always-500.xml';
     const before = await retries();
     proxy.inject({
@@ -164,11 +168,11 @@ describe('transient faults are retried and the output is still exact', () => {
     });
     const row = await convertThroughService(key, smallCatalogue(700, 2));
     expect(row.state).toBe('failed');
-    expect(row.attempts).toBe(MAX_ATTEMPTS);
-    expect(row.error).toMatch(/gave up after 3 attempts/);
+    expect(row.attempts).toBeGreaterThanOrEqual(2);
+    expect(row.error).toMatch(new RegExp(`gave up after retrying for \\d+ s \\(${row.attempts} attempts\\)`));
     // Every service attempt made the SDK's 3 tries.
-    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(MAX_ATTEMPTS * 3);
-    expect(await retries()).toBe(before + MAX_ATTEMPTS - 1);
+    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(row.attempts * 3);
+    expect(await retries()).toBe(before + row.attempts - 1);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
 });
@@ -220,7 +224,7 @@ test('the fault metrics add up: outcomes and retries are in the registry', async
     endpoint: proxy.url,
     sourceBucket: METRICS_SOURCE,
     targetBucket: METRICS_TARGET,
-    env: { MAX_ATTEMPTS: String(MAX_ATTEMPTS) },
+    env: { RETRY_FOR_HOURS },
   });
   try {
     const cases = [
@@ -234,16 +238,16 @@ test('the fault metrics add up: outcomes and retries are in the registry', async
       await putObject(direct, METRICS_SOURCE, key, smallCatalogue(2000 + i * 10, 2));
     }
     await own.service.requestScan('api');
-    const states = [];
-    for (const [key] of cases) states.push((await waitForFile(own.service, key, undefined, 60_000)).state);
-    expect(states).toEqual(['failed', 'failed', 'gone', 'done']);
+    const rows = [];
+    for (const [key] of cases) rows.push(await waitForFile(own.service, key, undefined, 60_000));
+    expect(rows.map((r) => r.state)).toEqual(['failed', 'failed', 'gone', 'done']);
 
     const text = await own.service.metrics.registry.metrics();
     expect(text).toMatch(/^file_transformer_files_total\{outcome="done"\} 1$/m);
     expect(text).toMatch(/^file_transformer_files_total\{outcome="failed"\} 2$/m);
     expect(text).toMatch(/^file_transformer_files_total\{outcome="gone"\} 1$/m);
     // The retries of the file that always fails; final errors are not retried.
-    expect(text).toMatch(new RegExp(`^file_transformer_retries_total ${MAX_ATTEMPTS - 1}$`, 'm'));
+    expect(text).toMatch(new RegExp(`^file_transformer_retries_total ${rows[0]!.attempts - 1}$`, 'm'));
   } finally {
     await own.close();
   }

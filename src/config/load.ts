@@ -154,6 +154,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     stallTimeoutMs: opt('STALL_TIMEOUT_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 60) * 1000,
     retryBaseMs: opt('RETRY_BASE_SECONDS', (n, v) => parsePositiveNumber(n, v, 3600), 1) * 1000,
     retryMaxMs: opt('RETRY_MAX_SECONDS', (n, v) => parsePositiveNumber(n, v, 86_400), 300) * 1000,
+    retryForMs: opt('RETRY_FOR_HOURS', (n, v) => parsePositiveNumber(n, v, 24 * 30), 24) * 3_600_000,
     ioTimeoutMs,
     webhookVersionsPerSecond: opt(
       'WEBHOOK_VERSIONS_PER_SECOND',

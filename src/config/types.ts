@@ -59,6 +59,8 @@ export interface Config {
   /** Retry backoff: full jitter over min(cap, base * 2^(attempt-1)). */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Transient failures are retried until this long after the first of them (RETRY_FOR_HOURS). */
+  retryForMs: number;
   /** Connect / idle-socket / answer deadline of every S3 and SQS request (IO_TIMEOUT_SECONDS). */
   ioTimeoutMs: number;
   /** Object versions the webhook records per second, sustained (WEBHOOK_VERSIONS_PER_SECOND). */

@@ -43,6 +43,8 @@ export interface FileRow {
   event_time: number | null;
   /** SQLite has no boolean: 0/1 there, true/false in PostgreSQL. */
   forced: number | boolean;
+  failing_since: number | null;
+  lost_leases: number;
 }
 
 /** SELECT_FINISHED_BETWEEN's columns. */
@@ -116,6 +118,8 @@ export function toFileRecord(row: FileRow): FileRecord {
     reportKey: row.report_key,
     eventTime: iso(row.event_time),
     forced: row.forced === 1 || row.forced === true,
+    failingSince: iso(row.failing_since === null ? null : Number(row.failing_since)),
+    lostLeases: Number(row.lost_leases),
   };
 }
 

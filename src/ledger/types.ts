@@ -52,6 +52,13 @@ export interface FileRecord {
   eventTime: string | null;
   /** Reprocess requested: convert even if the target already holds this version's output. */
   forced: boolean;
+  /**
+   * When the current run of transient failures began (null when the last attempt did not fail that
+   * way): retries go on until RETRY_FOR_HOURS after it.
+   */
+  failingSince: string | null;
+  /** Claims of this row after its lease expired (the process converting it died); the crash guard. */
+  lostLeases: number;
 }
 
 /** A failure as the ledger keeps it: the message and its code. */

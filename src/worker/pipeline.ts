@@ -328,11 +328,13 @@ async function getSource(
     body.destroy();
     throw new Superseded(`superseded: the object now has ETag ${normalizeEtag(res.ETag)} (newer upload)`);
   }
-  body.destroy(
-    new TransientError(`download not finished within its deadline of ${deadlineMs} ms`, { code: 'timeout' }),
-  );
+  const deadlineMs = transferDeadlineMs(ioTimeoutMs, res.ContentLength ?? 0);
   const timer = setTimeout(() => {
-    body.destroy(new TransientError(`download not finished within its deadline of ${deadlineMs} ms`));
+    body.destroy(
+      new TransientError(`download not finished within its deadline of ${deadlineMs} ms`, {
+        code: 'timeout',
+      }),
+    );
   }, deadlineMs);
   body.once('close', () => clearTimeout(timer));
   return body;

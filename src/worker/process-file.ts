@@ -1,13 +1,14 @@
 /**
  * A claimed ledger row through the pipeline (./pipeline.ts), and its outcome into the ledger: done,
  * failed, skipped or gone as the pipeline decides; a retryable failure back to pending with backoff
- * (until MAX_ATTEMPTS); anything else failed. The lease fences every write: a worker that lost its
+ * (for RETRY_FOR_HOURS after the first failure; a converter or process that died converting the file,
+ * MAX_ATTEMPTS times); anything else failed. The lease fences every write: a worker that lost its
  * row records nothing.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { backoffDelayMs } from '../backoff.js';
 import type { Config } from '../config/types.js';
-import { errorRecord, type TransformerError, toTransformerError } from '../errors.js';
+import { ConverterCrashedError, errorRecord, type TransformerError, toTransformerError } from '../errors.js';
 import type { FileOutcome, FileRecord, Ledger } from '../ledger/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -24,6 +25,16 @@ export interface WorkerContext {
   /** This process's lease owner id. */
   owner: string;
   createConverter: ConverterFactory;
+  /** The clock for retry decisions and ledger times (tests move it through an outage). */
+  now?: () => number;
+}
+
+/** "3 h 05 min", "12 min", "40 s": how long a file has been failing, for its final error. */
+function span(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
 /**
@@ -39,10 +50,11 @@ export async function processFile(
   progress: () => void = () => {},
 ): Promise<void> {
   const { config, ledger, metrics, owner } = ctx;
+  const now = ctx.now ?? Date.now;
   const log = ctx.logger.child({ fileId: row.id, key: row.key, etag: row.etag, attempt: row.attempts });
   const started = performance.now();
   const finish = async (state: PipelineResult['state'], outcome: FileOutcome, err?: TransformerError) => {
-    const saved = await ledger.finish(row.id, owner, state, outcome);
+    const saved = await ledger.finish(row.id, owner, state, outcome, now());
     if (!saved) {
       log.warn({ state }, 'lease lost before the outcome was recorded; another worker owns this file now');
       return;
@@ -67,9 +79,9 @@ export async function processFile(
     );
   };
 
-  if (row.attempts > config.maxAttempts) {
-    // Only reachable through expired leases (crashes): a file that kills the process must not loop.
-    const error = `gave up after ${row.attempts - 1} attempts (leases expired)`;
+  if (row.lostLeases >= config.maxAttempts) {
+    // The process died converting this file MAX_ATTEMPTS times: a file that kills it must not loop.
+    const error = `gave up: the process converting this file ended ${row.lostLeases} times (leases expired)`;
     await finish('failed', { error, errorCode: 'lease-expired' });
     return;
   }
@@ -104,15 +116,25 @@ export async function processFile(
     if (handedBack()) return;
     const err: unknown = signal.aborted ? signal.reason : caught;
     const e = toTransformerError(err, { bucket: row.bucket, key: row.key, etag: row.etag });
-    if (e.retryable && row.attempts < config.maxAttempts) {
+    // Transient failures are retried for a span of time (RETRY_FOR_HOURS from the first failure of
+    // this run), not a number of attempts: an S3 outage delays work, it does not fail it.
+    const at = now();
+    const failingFor = row.failingSince === null ? 0 : at - Date.parse(row.failingSince);
+    // A converter that died is counted like a process that died: MAX_ATTEMPTS at most.
+    const crashedTooOften = e instanceof ConverterCrashedError && row.attempts >= config.maxAttempts;
+    if (e.retryable && failingFor < config.retryForMs && !crashedTooOften) {
       const delay = backoffDelayMs(row.attempts, config.retryBaseMs, config.retryMaxMs);
-      if (await ledger.retryLater(row.id, owner, errorRecord(e), Date.now() + delay)) {
+      if (await ledger.retryLater(row.id, owner, errorRecord(e), at + delay, at)) {
         metrics.retriesTotal.inc();
         metrics.errorsTotal.inc({ code: e.code, final: 'false' });
-        log.warn({ err: e, retryInMs: delay }, 'transient failure; will retry');
+        log.warn({ err: e, retryInMs: delay, failingForMs: failingFor }, 'transient failure; will retry');
       }
     } else {
-      const why = e.retryable ? `gave up after ${row.attempts} attempts: ${e.message}` : e.message;
+      const why = crashedTooOften
+        ? `gave up after ${row.attempts} attempts: ${e.message}`
+        : e.retryable
+          ? `gave up after retrying for ${span(failingFor)} (${row.attempts} attempts): ${e.message}`
+          : e.message;
       await finish('failed', { error: why, errorCode: e.code }, e);
     }
     return;

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { emptyReport } from '../convert/report.js';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
-import { ConversionError, TransientError } from '../errors.js';
+import { ConversionError, ConverterCrashedError, type TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConverterFactory } from './converter.js';
 import {
@@ -152,10 +152,7 @@ export class ConvertThreadPool {
           'conversion thread died; its file will be retried',
         );
         job.threadDied(
-          new TransientError(`the conversion thread died: ${why}`, {
-            code: 'unavailable',
-            cause: failure ?? undefined,
-          }),
+          new ConverterCrashedError(`the conversion thread died: ${why}`, { cause: failure ?? undefined }),
         );
       }
       this.dispatch();

@@ -97,10 +97,17 @@ ALTER TABLE scans ADD COLUMN slot TEXT;
 CREATE UNIQUE INDEX scans_slot ON scans (slot);
 `;
 
+/** As SQLite's M006: the retry window's start and the crash guard's count. */
+const M006_RETRY_WINDOW = `
+ALTER TABLE files ADD COLUMN failing_since BIGINT;
+ALTER TABLE files ADD COLUMN lost_leases INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'initial: files, scans, settings', sql: M001_INITIAL },
   { id: 2, name: 'scans: owner and progress time', sql: M002_SCAN_OWNER },
   { id: 3, name: 'files: index on finished_at', sql: M003_FINISHED_INDEX },
   { id: 4, name: 'files: error_code', sql: M004_ERROR_CODE },
   { id: 5, name: 'instances; scans: schedule slot', sql: M005_FLEET },
+  { id: 6, name: 'files: failing since, lost leases', sql: M006_RETRY_WINDOW },
 ];

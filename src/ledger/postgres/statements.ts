@@ -35,7 +35,8 @@ FROM (SELECT COUNT(*)::int AS n FROM inserted) AS c`;
 export const CLAIM_DUE = `
 UPDATE files AS f
 SET state = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
-    attempts = f.attempts + 1, started_at = @now, updated_at = @now
+    attempts = f.attempts + 1, started_at = @now, updated_at = @now,
+    lost_leases = f.lost_leases + (CASE WHEN f.state = 'processing' THEN 1 ELSE 0 END)
 FROM (
   SELECT c.id FROM files c
   WHERE ((c.state = 'pending' AND c.next_attempt_at <= @now)
@@ -62,14 +63,15 @@ UPDATE files
 SET state = @state, lease_owner = NULL, lease_expires_at = NULL, finished_at = @now, updated_at = @now,
     items_written = @itemsWritten, items_rejected = @itemsRejected, bytes = @bytes, error = @error,
     error_code = @errorCode, report = @report::jsonb, output_key = @outputKey, report_key = @reportKey,
-    forced = false
+    forced = false, failing_since = NULL
 WHERE id = @id AND state = 'processing' AND lease_owner = @owner
 RETURNING *`;
 
 export const RETRY_LATER = `
 UPDATE files
 SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = @nextAttemptAt,
-    error = @error, error_code = @errorCode, updated_at = @now
+    error = @error, error_code = @errorCode, updated_at = @now,
+    failing_since = COALESCE(failing_since, @now)
 WHERE id = @id AND state = 'processing' AND lease_owner = @owner`;
 
 /** SQLite's MAX(a, b) is GREATEST(a, b) here. */
@@ -84,7 +86,7 @@ export const RELEASE_LEASE = `${RELEASE_OWNER_LEASES} AND id = @id`;
 export const REQUEUE = `
 UPDATE files
 SET state = 'pending', attempts = 0, next_attempt_at = @now, forced = true, error = NULL, error_code = NULL,
-    updated_at = @now
+    updated_at = @now, failing_since = NULL, lost_leases = 0
 WHERE id = @id AND state <> 'processing'`;
 
 export const SELECT_FILE = `SELECT * FROM files WHERE id = @id`;

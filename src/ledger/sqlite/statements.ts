@@ -20,7 +20,8 @@ ON CONFLICT (bucket, key, etag) DO NOTHING`;
 export const CLAIM_DUE = `
 UPDATE files
 SET state = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
-    attempts = attempts + 1, started_at = @now, updated_at = @now
+    attempts = attempts + 1, started_at = @now, updated_at = @now,
+    lost_leases = lost_leases + (CASE WHEN state = 'processing' THEN 1 ELSE 0 END)
 WHERE id IN (
   SELECT f.id FROM files f
   WHERE ((f.state = 'pending' AND f.next_attempt_at <= @now)
@@ -46,15 +47,19 @@ export const FINISH = `
 UPDATE files
 SET state = @state, lease_owner = NULL, lease_expires_at = NULL, finished_at = @now, updated_at = @now,
     items_written = @itemsWritten, items_rejected = @itemsRejected, bytes = @bytes, error = @error,
-    error_code = @errorCode, report = @report, output_key = @outputKey, report_key = @reportKey, forced = 0
+    error_code = @errorCode, report = @report, output_key = @outputKey, report_key = @reportKey, forced = 0,
+    failing_since = NULL
 WHERE id = @id AND state = 'processing' AND lease_owner = @owner
 RETURNING *`;
 
-/** Transient failure: back to pending with a backoff; the error is kept for the operator. */
+/**
+ * Transient failure: back to pending with a backoff; the error is kept for the operator, and the start
+ * of this run of failures (the retry window is measured from it).
+ */
 export const RETRY_LATER = `
 UPDATE files
 SET state = 'pending', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = @nextAttemptAt,
-    error = @error, error_code = @errorCode, updated_at = @now
+    error = @error, error_code = @errorCode, updated_at = @now, failing_since = COALESCE(failing_since, @now)
 WHERE id = @id AND state = 'processing' AND lease_owner = @owner`;
 
 /** Graceful stop: our leased rows go back to pending, due now; the interrupted claim is refunded. */
@@ -70,7 +75,7 @@ export const RELEASE_LEASE = `${RELEASE_OWNER_LEASES} AND id = @id`;
 export const REQUEUE = `
 UPDATE files
 SET state = 'pending', attempts = 0, next_attempt_at = @now, forced = 1, error = NULL, error_code = NULL,
-    updated_at = @now
+    updated_at = @now, failing_since = NULL, lost_leases = 0
 WHERE id = @id AND state <> 'processing'`;
 
 export const SELECT_FILE = `SELECT * FROM files WHERE id = @id`;
