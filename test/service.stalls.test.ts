@@ -104,7 +104,7 @@ test('a conversion that makes no progress is aborted by the watchdog and retried
   // The sockets' own deadline is long here: only the watchdog can end the stall.
   const ts = await startTestService({
     endpoint: proxy.url,
-    env: { IO_TIMEOUT_SECONDS: '600', STALL_TIMEOUT_SECONDS: '1' },
+    env: { IO_TIMEOUT_SECONDS: '600', STALL_TIMEOUT_SECONDS: '3' },
   });
   try {
     const key = 'stalls/watchdog.xml';
@@ -116,7 +116,9 @@ test('a conversion that makes no progress is aborted by the watchdog and retried
     });
     const row = await convertThrough(ts, key, bigXml);
     expect(rule.hits).toBe(1);
-    expect(row).toMatchObject({ state: 'done', attempts: 2 });
+    // At least the stalled attempt and one more (a loaded machine may stall a later one too).
+    expect(row.state).toBe('done');
+    expect(row.attempts).toBeGreaterThanOrEqual(2);
     expect(await output(key)).toBe(await expectedJson(bigXml));
   } finally {
     await ts.close();
