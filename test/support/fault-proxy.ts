@@ -56,9 +56,16 @@ export interface ProxiedRequest {
   method: string;
   path: string;
   fault: Fault['kind'] | null;
-  /** The upstream's status once it answered (a completed write is a 2xx PUT); absent until then. */
+  /** The `x-amz-meta-source-etag` a write carried (which version an output came from). */
+  sourceEtag?: string;
+  /** The status forwarded from upstream, once known. */
   status?: number;
+  /** True once the whole answer was handed to the client's connection (the client saw the outcome). */
+  acknowledged?: boolean;
 }
+
+/** Decides a fault for a request no rule matched (a chaos campaign's random faults); null: none. */
+export type FaultChooser = (method: string, path: string) => Fault | null;
 
 function s3ErrorXml(code: string, message: string, resource: string): string {
   return (
@@ -71,6 +78,12 @@ function s3ErrorXml(code: string, message: string, resource: string): string {
 export class FaultProxy {
   readonly rules: FaultRule[] = [];
   readonly log: ProxiedRequest[] = [];
+  /** Consulted when no rule matches. */
+  chooser: FaultChooser | null = null;
+  /** Keep `log` entries (a long campaign turns this off and uses `onRequest`). */
+  keepLog = true;
+  /** Called with every entry once its answer has ended (or failed). */
+  onRequest: ((entry: ProxiedRequest) => void) | null = null;
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -131,9 +144,15 @@ export class FaultProxy {
     const path = req.url ?? '/';
     const rule = this.pick(method, path);
     if (rule) rule.hits++;
-    const fault = rule?.fault ?? null;
+    const fault = rule?.fault ?? this.chooser?.(method, path) ?? null;
     const entry: ProxiedRequest = { method, path, fault: fault?.kind ?? null };
-    this.log.push(entry);
+    const sourceEtag = req.headers['x-amz-meta-source-etag'];
+    if (typeof sourceEtag === 'string') entry.sourceEtag = sourceEtag;
+    if (this.keepLog) this.log.push(entry);
+    res.on('finish', () => {
+      entry.acknowledged = true;
+    });
+    res.on('close', () => this.onRequest?.(entry));
 
     if (fault?.kind === 'slowDown' || fault?.kind === 'status') {
       const [status, code] = fault.kind === 'slowDown' ? [503, 'SlowDown'] : [fault.status, fault.code];
@@ -170,7 +189,7 @@ export class FaultProxy {
       upstream.on('response', resolve);
       upstream.on('error', reject);
     });
-    entry.status = answer.statusCode;
+    entry.status = answer.statusCode ?? 502;
     res.writeHead(answer.statusCode ?? 502, answer.headers);
 
     if (fault?.kind === 'resetMidBody' || fault?.kind === 'stallMidBody' || fault?.kind === 'truncateBody') {
