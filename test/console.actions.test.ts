@@ -29,6 +29,7 @@ test('the overview shows each readiness check, counts, the last scans and the 24
   const checks = page.locator('#health-body li');
   await eventually(() => checks.evaluateAll((li) => li.map((l) => l.getAttribute('data-check')))).toEqual([
     'ledger',
+    'workers',
     'source-bucket',
     'target-bucket',
   ]);
@@ -147,7 +148,9 @@ test('the schedule: a cron expression shows its next runs before saving, and sav
   const saved = await h.api.ts.service.getSchedule();
   expect(saved).toMatchObject({ cron: '15 6 * * *', source: 'settings' });
   expect(saved.nextRunAt).toBe(runs[0]);
-  expect(await page.locator('#schedule-rule').textContent()).toBe('cron “15 6 * * *” (set through the API)');
+  await eventually(() => page.locator('#schedule-rule').textContent()).toBe(
+    'cron “15 6 * * *” (set through the API)',
+  );
 
   // Back to an interval: its preview counts from now.
   await page.getByRole('radio', { name: 'Every N hours' }).check();

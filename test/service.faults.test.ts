@@ -170,8 +170,10 @@ describe('transient faults are retried and the output is still exact', () => {
     expect(row.state).toBe('failed');
     expect(row.attempts).toBeGreaterThanOrEqual(2);
     expect(row.error).toMatch(new RegExp(`gave up after retrying for \\d+ s \\(${row.attempts} attempts\\)`));
-    // Every service attempt made the SDK's 3 tries.
-    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(row.attempts * 3);
+    // Every service attempt made up to the SDK's 3 tries (fewer once the SDK's retry quota runs low).
+    const gets = proxy.count('GET', objectPath(SOURCE, key));
+    expect(gets).toBeGreaterThanOrEqual(row.attempts);
+    expect(gets).toBeLessThanOrEqual(row.attempts * 3);
     expect(await retries()).toBe(before + row.attempts - 1);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
