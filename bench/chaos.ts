@@ -44,6 +44,7 @@ import { encodeEventKey, normalizeEtag } from '../src/s3-format.js';
 import { type EmbeddedS3, S3RVER_CREDENTIALS, startEmbeddedS3 } from '../src/storage/embedded-s3.js';
 import { startEmbeddedSqs } from '../src/storage/embedded-sqs.js';
 import { createS3Client } from '../src/storage/s3-client.js';
+import { prng } from '../test/support/catalogue.js';
 import { cliPath } from '../test/support/cli.js';
 import { type Fault, FaultProxy, type ProxiedRequest } from '../test/support/fault-proxy.js';
 import { freePort, peakRssMiB } from '../test/support/service-process.js';
@@ -72,18 +73,6 @@ export interface CampaignResult {
   ok: boolean;
   figures: [string, string | number][];
   problems: string[];
-}
-
-/** mulberry32: a small seeded generator, so a seed replays the same files and schedule. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Kind = 'valid' | 'partly-invalid' | 'broken' | 'gzip' | 'large';
@@ -240,7 +229,7 @@ interface LedgerRow {
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const random = rng(options.seed);
+  const random = prng(options.seed);
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'ft-chaos-'));
   const problems: string[] = [];
@@ -282,7 +271,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     visibilityTimeoutSeconds: 20,
     maxReceiveCount: 20,
   });
-  const eventRandom = rng(options.seed ^ 0x5eed);
+  const eventRandom = prng(options.seed ^ 0x5eed);
   const sends = new Set<Promise<void>>();
   const forward = (event: {
     Records?: { s3?: { bucket?: { name?: string }; object?: { key?: string } } }[];
@@ -366,7 +355,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 
   // Random faults outside the outage; during it, every request is cut.
   let outage = false;
-  const faultRandom = rng(options.seed ^ 0xfa17);
+  const faultRandom = prng(options.seed ^ 0xfa17);
   const note = (kind: string) => counts.faults.set(kind, (counts.faults.get(kind) ?? 0) + 1);
   proxy.chooser = (method) => {
     if (outage) {
