@@ -385,7 +385,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const t0 = Date.now();
     let outageDone = false;
     let restartDone = false;
-    for (const at of killTimes) {
+    // The end of the upload phase closes the schedule, so the outage and the S3 restart happen even
+    // when every kill comes before them.
+    for (const at of [...killTimes, uploadMs]) {
       for (;;) {
         const now = Date.now() - t0;
         if (!outageDone && now >= outageAt) {
@@ -410,6 +412,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         if (now >= at) break;
         await sleep(Math.min(250, at - now));
       }
+      if (at === uploadMs) break;
       await service.kill();
       const restart = Date.now();
       await service.start();
