@@ -30,7 +30,7 @@ import {
 import type { FileOutcome } from '../ledger/types.js';
 import type { Logger } from '../log.js';
 import { normalizeEtag } from '../s3-format.js';
-import { transferDeadlineMs } from '../storage/s3-client.js';
+import { DEFAULT_IO_TIMEOUT_MS, transferDeadlineMs } from '../storage/s3-client.js';
 import { type ConverterFactory, loadConverter } from './converter.js';
 import { outputKeyFor, reportKeyFor } from './naming.js';
 import { uploadOutput } from './output-upload.js';
@@ -54,8 +54,9 @@ export type PipelineSettings = Pick<
   | 'maxImageType'
   | 'maxFileBytes'
   | 'maxItemBytes'
-  | 'ioTimeoutMs'
 > &
+  /** Connect / idle / answer deadline of each S3 request, and the base of a download's (default 30 s). */
+  Partial<Pick<Config, 'ioTimeoutMs'>> &
   /** A download with no byte for this long is aborted and retried (default 60 s). */
   Partial<Pick<Config, 'stallTimeoutMs'>>;
 
@@ -164,9 +165,10 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     }
   }
 
-import { transferDeadlineMs } from '../storage/s3-client.js';
   const createConverter = input.createConverter ?? (await loadConverter());
-  const source = await getSource(s3, version, signal);
+  const progress = input.progress ?? (() => {});
+  const source = await getSource(s3, version, signal, settings.ioTimeoutMs ?? DEFAULT_IO_TIMEOUT_MS);
+  source.on('data', progress);
   const { stream, report } = createConverter({
     source: version.key,
     strict: settings.strict,
