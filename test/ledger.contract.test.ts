@@ -137,6 +137,38 @@ describe.each(LEDGER_KINDS)('ledger (%s)', (kind) => {
     expect(again[0]).toMatchObject({ attempts: 2, error: 'SlowDown', errorCode: 'throttled' });
   });
 
+  it('claims one given version, backoff or not, unless it is final or another live lease holds its key', async () => {
+    await ledger.recordVersions([v('a.xml', 'e1'), v('a.xml', 'e2'), v('b.xml', 'e3')], 'event', T0);
+    const [a1, a2] = await ledger
+      .getFileVersions('xml-bucket', 'a.xml')
+      .then((r) => r.sort((x, y) => x.id - y.id));
+    const [b] = await ledger.getFileVersions('xml-bucket', 'b.xml');
+    const claimed = await ledger.claimVersion(a1!.id, 'fn-1', LEASE, T0);
+    expect(claimed).toMatchObject({ id: a1!.id, state: 'processing', leaseOwner: 'fn-1', attempts: 1 });
+    // Its key is being converted: neither the same row nor another version of the key is takeable.
+    expect(await ledger.claimVersion(a1!.id, 'fn-2', LEASE, T0 + 1)).toBeNull();
+    expect(await ledger.claimVersion(a2!.id, 'fn-2', LEASE, T0 + 1)).toBeNull();
+    // A transient failure's backoff does not hold back the caller whose retry is its own timer.
+    await ledger.retryLater(
+      a1!.id,
+      'fn-1',
+      { error: 'SlowDown', errorCode: 'throttled' },
+      T0 + 60_000,
+      T0 + 2,
+    );
+    expect(await ledger.claimVersion(a1!.id, 'fn-2', LEASE, T0 + 3)).toMatchObject({
+      attempts: 2,
+      leaseOwner: 'fn-2',
+    });
+    // An expired lease is takeable; a final row never is.
+    expect(await ledger.claimVersion(a1!.id, 'fn-3', LEASE, T0 + 3 + LEASE)).toMatchObject({ attempts: 3 });
+    await ledger.finish(a1!.id, 'fn-3', 'done', { itemsWritten: 1 }, T0 + 4 + LEASE);
+    expect(await ledger.claimVersion(a1!.id, 'fn-4', LEASE, T0 + 5 + LEASE)).toBeNull();
+    expect(await ledger.claimVersion(b!.id, 'fn-4', LEASE, T0 + 5 + LEASE)).toMatchObject({
+      state: 'processing',
+    });
+  });
+
   it('gives released rows back as pending, due now, without counting the interrupted attempt', async () => {
     await ledger.recordVersions([v('a.xml', 'e1'), v('b.xml', 'e2')], 'scan', T0);
     await ledger.claim('w1', 2, LEASE, T0);

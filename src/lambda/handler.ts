@@ -25,6 +25,7 @@ import { TransientError, toTransformerError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConverterFactory } from '../worker/converter.js';
 import { convertVersion, type PipelineResult } from '../worker/pipeline.js';
+import type { WorkRecorder } from './ledger-work.js';
 
 /** One SQS message as Lambda delivers it (the fields used here). */
 export interface SqsRecord {
@@ -49,6 +50,8 @@ export interface HandlerDeps {
   s3: S3Client;
   logger: Logger;
   createConverter: ConverterFactory;
+  /** The shared ledger (DATABASE_URL); absent: stateless, the target's `source-etag` its only memory. */
+  recorder?: WorkRecorder;
   /**
    * Stop converting this long before the function's timeout, so an unfinished upload is aborted
    * (nothing half-written) and its message reported for redelivery instead of being cut off.
@@ -73,17 +76,22 @@ export function createHandler(deps: HandlerDeps): LambdaHandler {
   /** Converts one version; 'retry' when the message carrying it must be delivered again. */
   async function convertOne(version: EventVersion, signal: AbortSignal): Promise<'done' | 'retry'> {
     const log = logger.child({ key: version.key, etag: version.etag });
-    try {
+    const convert = async (options: { force: boolean }) => {
       const result = await convertVersion({
         s3: deps.s3,
         settings: config,
         // Never `fresh`: a redelivered message must find the output it already wrote.
-        version: { bucket: version.bucket, key: version.key, etag: version.etag },
+        version: { bucket: version.bucket, key: version.key, etag: version.etag, force: options.force },
         createConverter: deps.createConverter,
         logger: log,
         signal,
       });
       logOutcome(log, result);
+      return result;
+    };
+    try {
+      if (deps.recorder) return await deps.recorder.handle(version, convert, log);
+      await convert({ force: false });
       return 'done';
     } catch (err) {
       const e = toTransformerError(

@@ -156,6 +156,12 @@ export interface Ledger {
    * leased to `owner` until now + leaseMs, attempts + 1.
    */
   claim(owner: string, limit: number, leaseMs: number, now?: number): Promise<FileRecord[]>;
+  /**
+   * Takes one given row, whatever its backoff timer says (a caller whose own retry is the timer: an
+   * SQS redelivery to a Lambda function), if it is pending or its lease expired and no live lease
+   * converts its key; sets it processing, leased to `owner`, attempts + 1. Null when it is not takeable.
+   */
+  claimVersion(id: number, owner: string, leaseMs: number, now?: number): Promise<FileRecord | null>;
   /** Extends a lease; false when the row is no longer ours (expired and claimed by someone else). */
   renewLease(id: number, owner: string, leaseMs: number, now?: number): Promise<boolean>;
   /** Final outcome of a claimed row; null when the row is no longer ours (fenced by lease owner). */

@@ -177,6 +177,10 @@ export function openPostgresLedger(options: PostgresLedgerOptions): Ledger {
       const rows = await rowsOf<FileRow>(SQL.CLAIM_DUE, { owner, limit, now, leaseUntil: now + leaseMs });
       return rows.map(toFileRecord).sort((a, b) => a.id - b.id);
     },
+    async claimVersion(id, owner, leaseMs, now = Date.now()) {
+      const [row] = await rowsOf<FileRow>(SQL.CLAIM_VERSION, { id, owner, now, leaseUntil: now + leaseMs });
+      return row ? toFileRecord(row) : null;
+    },
     async renewLease(id, owner, leaseMs, now = Date.now()) {
       return (await changes(SQL.RENEW_LEASE, { id, owner, now, leaseUntil: now + leaseMs })) === 1;
     },

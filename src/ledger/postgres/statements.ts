@@ -54,6 +54,19 @@ FROM (
 WHERE f.id = picked.id
 RETURNING f.*`;
 
+/** One given row, if pending (due or not) or its lease expired, and no live lease holds its key. */
+export const CLAIM_VERSION = `
+UPDATE files AS f
+SET state = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
+    attempts = f.attempts + 1, started_at = @now, updated_at = @now
+WHERE f.id = @id
+  AND (f.state = 'pending' OR (f.state = 'processing' AND f.lease_expires_at <= @now))
+  AND NOT EXISTS (
+    SELECT 1 FROM files o
+    WHERE o.bucket = f.bucket AND o.key = f.key AND o.id <> f.id
+      AND o.state = 'processing' AND o.lease_expires_at > @now)
+RETURNING f.*`;
+
 export const RENEW_LEASE = `
 UPDATE files SET lease_expires_at = @leaseUntil, updated_at = @now
 WHERE id = @id AND state = 'processing' AND lease_owner = @owner`;

@@ -102,6 +102,12 @@ export function openSqliteLedger(file: string): Ledger {
       const rows = stmt(SQL.CLAIM_DUE).all({ owner, limit, now, leaseUntil: now + leaseMs }) as FileRow[];
       return rows.map(toFileRecord).sort((a, b) => a.id - b.id);
     },
+    async claimVersion(id, owner, leaseMs, now = Date.now()) {
+      const row = stmt(SQL.CLAIM_VERSION).get({ id, owner, now, leaseUntil: now + leaseMs }) as
+        | FileRow
+        | undefined;
+      return row ? toFileRecord(row) : null;
+    },
     async renewLease(id, owner, leaseMs, now = Date.now()) {
       return stmt(SQL.RENEW_LEASE).run({ id, owner, now, leaseUntil: now + leaseMs }).changes === 1;
     },

@@ -37,6 +37,19 @@ WHERE id IN (
 )
 RETURNING *`;
 
+/** One given row, if pending (due or not) or its lease expired, and no live lease holds its key. */
+export const CLAIM_VERSION = `
+UPDATE files
+SET state = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
+    attempts = attempts + 1, started_at = @now, updated_at = @now
+WHERE id = @id
+  AND (state = 'pending' OR (state = 'processing' AND lease_expires_at <= @now))
+  AND NOT EXISTS (
+    SELECT 1 FROM files o
+    WHERE o.bucket = files.bucket AND o.key = files.key AND o.id <> files.id
+      AND o.state = 'processing' AND o.lease_expires_at > @now)
+RETURNING *`;
+
 /** Extend our lease while converting. */
 export const RENEW_LEASE = `
 UPDATE files SET lease_expires_at = @leaseUntil, updated_at = @now
