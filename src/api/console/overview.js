@@ -127,25 +127,32 @@ function renderInstances(body) {
     ),
   );
   $('instances-body').replaceChildren(
+    cardTable(
+      ['Instance', 'Status', 'Converting', 'Started', 'Last heartbeat', 'Stopped'],
+      el('tbody', {}, rows),
+      new Set(['Converting']),
+    ),
+  );
+}
+
+/** A table that becomes labelled cards on a narrow screen; `numeric` names the right-aligned columns. */
+function cardTable(headers, body, numeric = new Set()) {
+  return el(
+    'div',
+    { class: 'table-wrap' },
     el(
-      'div',
-      { class: 'table-wrap' },
+      'table',
+      { class: 'cards' },
       el(
-        'table',
-        { class: 'cards' },
+        'thead',
+        {},
         el(
-          'thead',
+          'tr',
           {},
-          el(
-            'tr',
-            {},
-            ['Instance', 'Status', 'Converting', 'Started', 'Last heartbeat', 'Stopped'].map((h) =>
-              el('th', { scope: 'col', class: h === 'Converting' ? 'num' : undefined }, h),
-            ),
-          ),
+          headers.map((h) => el('th', { scope: 'col', class: numeric.has(h) ? 'num' : undefined }, h)),
         ),
-        el('tbody', {}, rows),
       ),
+      body,
     ),
   );
 }
@@ -340,25 +347,9 @@ export function renderOverview(view) {
     section(
       'scans',
       'Last scans',
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { class: 'cards' },
-          el(
-            'thead',
-            {},
-            el(
-              'tr',
-              {},
-              ['Requested', 'Trigger', 'Status', 'Listed', 'Recorded', 'Duration', 'Error'].map((h) =>
-                el('th', { scope: 'col' }, h),
-              ),
-            ),
-          ),
-          el('tbody', { id: 'scans-rows' }),
-        ),
+      cardTable(
+        ['Requested', 'Trigger', 'Status', 'Listed', 'Recorded', 'Duration', 'Error'],
+        el('tbody', { id: 'scans-rows' }),
       ),
       el('p', { id: 'scans-empty', hidden: true }, 'No scan yet.'),
     ),
