@@ -26,11 +26,12 @@ export function transferDeadlineMs(ioTimeoutMs: number, bytes: number): number {
  * - every request has deadlines (issue: a socket that stopped moving bytes mid-body hung a conversion
  *   for 7 min with its lease renewed): connecting, the socket idle (no byte either way, also while a
  *   body streams), and the whole exchange up to the answer's head. A request whose body is large gets
- *   its own deadline scaled to its size (`transferDeadlineMs`) from the caller.
+ *   its own deadline scaled to its size (`transferDeadlineMs`) from the caller;
+ * - uploads are not hashed for the signature where the link protects them (`unsignedUploads`).
  */
 export function createS3Client(settings: S3Settings): S3Client {
   const io = settings.ioTimeoutMs ?? DEFAULT_IO_TIMEOUT_MS;
-  return new S3Client({
+  const client = new S3Client({
     region: settings.region,
     endpoint: settings.endpoint,
     credentials: settings.credentials,
@@ -46,6 +47,43 @@ export function createS3Client(settings: S3Settings): S3Client {
       throwOnRequestTimeout: true,
     },
   });
+  if (linkProtectsPayload(settings.endpoint)) unsignedUploads(client);
+  return client;
+}
+
+/** Commands that carry the output's bytes: the service's only large request bodies. */
+const UPLOAD_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
+const CONTENT_SHA256 = 'x-amz-content-sha256';
+
+/**
+ * Signs uploads with `UNSIGNED-PAYLOAD` instead of the body's sha256. SigV4 otherwise hashes every
+ * Buffer body before sending it: for a 1 GB catalogue that is ~600 MB of JSON hashed on the service's
+ * main thread (~0.6 CPU s per GB in a profile of `bench:service`), for an integrity check that TLS
+ * already gives (the SDK itself sends streamed bodies unsigned over HTTPS). The header set here is
+ * what the signer uses as the payload hash, so the signature still covers everything else.
+ */
+function unsignedUploads(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> } | undefined;
+      if (request?.headers && UPLOAD_COMMANDS.has(context.commandName ?? '')) {
+        request.headers[CONTENT_SHA256] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'fileTransformerUnsignedUploads', override: true },
+  );
+}
+
+/**
+ * Whether the connection itself protects the bytes in transit: HTTPS (AWS's default endpoint included),
+ * or plain HTTP to this machine (the embedded s3rver, a test server), where there is no wire to guard.
+ */
+export function linkProtectsPayload(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return true;
+  const url = new URL(endpoint);
+  if (url.protocol === 'https:') return true;
+  return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 }
 
 /** Largest request body the service sends in one request (an output part, 8 MiB; reports are smaller). */

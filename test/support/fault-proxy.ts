@@ -58,6 +58,8 @@ export interface ProxiedRequest {
   fault: Fault['kind'] | null;
   /** The `x-amz-meta-source-etag` a write carried (which version an output came from). */
   sourceEtag?: string;
+  /** The `x-amz-content-sha256` the request was signed with (a payload hash or `UNSIGNED-PAYLOAD`). */
+  contentSha256?: string;
   /** The status forwarded from upstream, once known. */
   status?: number;
   /** True once the whole answer was handed to the client's connection (the client saw the outcome). */
@@ -148,6 +150,8 @@ export class FaultProxy {
     const entry: ProxiedRequest = { method, path, fault: fault?.kind ?? null };
     const sourceEtag = req.headers['x-amz-meta-source-etag'];
     if (typeof sourceEtag === 'string') entry.sourceEtag = sourceEtag;
+    const contentSha256 = req.headers['x-amz-content-sha256'];
+    if (typeof contentSha256 === 'string') entry.contentSha256 = contentSha256;
     if (this.keepLog) this.log.push(entry);
     res.on('finish', () => {
       entry.acknowledged = true;
