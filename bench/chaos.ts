@@ -561,12 +561,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         wrong++;
       }
     }
+    const reportKey = `${REPORT_PREFIX}${key}.report.json`;
     if (e.failed || e.rejected > 0) {
-      const reportKey = `${REPORT_PREFIX}${key}.report.json`;
       const report = targetKeys.has(reportKey) ? await readText(direct, TARGET, reportKey) : null;
       const etag = report ? (JSON.parse(report.body) as { etag?: string }).etag : null;
       if (etag !== u.etag)
         problems.push(`report: ${key} (${u.kind}) has ${report ? `one for ${etag}` : 'none'}`);
+    } else if (targetKeys.has(reportKey)) {
+      problems.push(`report: ${key} (${u.kind}) converted cleanly but an earlier version's report stayed`);
     }
   }
   for (const key of targetKeys) {

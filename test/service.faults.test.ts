@@ -10,7 +10,7 @@ import { convertChunks } from '../src/convert/index.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { FaultProxy, objectPath } from './support/fault-proxy.js';
 import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
-import { putObject, startTestService, type TestService, waitForFile } from './support/service.js';
+import { putObject, startTestService, type TestService, waitFor, waitForFile } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
 const SOURCE = 'xml-bucket';
@@ -176,6 +176,89 @@ describe('transient faults are retried and the output is still exact', () => {
     expect(gets).toBeLessThanOrEqual(row.attempts * 3);
     expect(await retries()).toBe(before + row.attempts - 1);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+});
+
+describe('a report that cannot be stored is a retryable failure of its version', () => {
+  const REPORTS = '_reports/';
+  /** PUTs of `key` that s3rver stored (answered 200 upstream), faulted or not on the way back. */
+  const storedPuts = (key: string) =>
+    proxy.log.filter((r) => r.method === 'PUT' && objectPath(TARGET, key).test(r.path) && r.status === 200)
+      .length;
+  const reportOf = async (key: string) => {
+    const res = await direct.send(
+      new GetObjectCommand({ Bucket: TARGET, Key: `${REPORTS}${key}.report.json` }),
+    );
+    return JSON.parse(await res.Body!.transformToString()) as { etag: string; itemsRejected: number };
+  };
+  /**
+   * Fails the report's first PUTs: every SDK try of the first attempt (3 per request, fewer once the
+   * SDK's retry quota runs low, so these may take more than one attempt of the service).
+   */
+  const failReportPut = (key: string) =>
+    proxy.inject({
+      method: 'PUT',
+      path: objectPath(TARGET, `${REPORTS}${key}.report.json`),
+      times: 3,
+      fault: { kind: 'status', status: 500, code: 'InternalError' },
+    });
+
+  test('a file with rejected items: retried, its report stored, its JSON written once', async () => {
+    const key = 'faults/report-put.xml';
+    const before = await retries();
+    const rule = failReportPut(key);
+    const xml = smallCatalogue(1100, 4).replace(
+      '<nsx:value>49.95</nsx:value>',
+      '<nsx:value>49,95</nsx:value>',
+    );
+    const row = await convertThroughService(key, xml);
+    expect(rule.hits).toBe(3);
+    expect(row).toMatchObject({ state: 'done', itemsWritten: 3, itemsRejected: 1 });
+    expect(row.attempts).toBeGreaterThanOrEqual(2);
+    expect(row.reportKey).toBe(`${REPORTS}${key}.report.json`);
+    expect(await retries()).toBe(before + row.attempts - 1);
+    expect(await reportOf(key)).toMatchObject({ etag: row.etag, itemsRejected: 1 });
+    expect(await output(key)).toBe(await expectedJson(xml));
+    expect(storedPuts(`${key}.json`)).toBe(1);
+  });
+
+  test('a bad file: retried, its report stored, no JSON', async () => {
+    const key = 'faults/report-put-bad.xml';
+    const rule = failReportPut(key);
+    const row = await convertThroughService(key, '<nsx:items><nsx:item id="1"><nsx:category>x</nsx:items>');
+    expect(rule.hits).toBe(3);
+    expect(row).toMatchObject({ state: 'failed', errorCode: 'bad-file' });
+    expect(row.attempts).toBeGreaterThanOrEqual(2);
+    expect(row.reportKey).toBe(`${REPORTS}${key}.report.json`);
+    expect((await reportOf(key)).etag).toBe(row.etag);
+    await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  test('a clean new version whose old report cannot be removed: retried until it is gone', async () => {
+    const key = 'faults/report-delete.xml';
+    const bad = smallCatalogue(1200, 2).replace('<nsx:value>49.95</nsx:value>', '<nsx:value>-1</nsx:value>');
+    const first = await convertThroughService(key, bad);
+    expect(first).toMatchObject({ state: 'done', itemsRejected: 1 });
+    expect((await reportOf(key)).etag).toBe(first.etag);
+    const rule = proxy.inject({
+      method: 'DELETE',
+      path: objectPath(TARGET, `${REPORTS}${key}.report.json`),
+      times: 3,
+      fault: { kind: 'status', status: 500, code: 'InternalError' },
+    });
+    const clean = smallCatalogue(1300, 2);
+    const etag = await putObject(direct, SOURCE, key, clean);
+    await ts.service.requestScan('api');
+    const row = await waitFor(async () => {
+      const version = (await ts.service.getFileVersions(key)).find((v) => v.etag === etag);
+      return version && ['done', 'failed'].includes(version.state) ? version : null;
+    }, 60_000);
+    expect(rule.hits).toBe(3);
+    expect(row).toMatchObject({ state: 'done', itemsRejected: 0, reportKey: null });
+    expect(row.attempts).toBeGreaterThanOrEqual(2);
+    await expect(reportOf(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
+    expect(await output(key)).toBe(await expectedJson(clean));
+    expect(storedPuts(`${key}.json`)).toBe(2);
   });
 });
 

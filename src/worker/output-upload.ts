@@ -26,6 +26,11 @@ export interface OutputUpload {
   signal?: AbortSignal;
   /** Called as each part is stored (progress for the stall watchdog). */
   onPartSent?: () => void;
+  /**
+   * Runs after the whole body was read and before the object is committed (its PutObject, or the
+   * CompleteMultipartUpload): a rejection aborts the upload, so nothing becomes visible.
+   */
+  beforeCommit?: () => Promise<void>;
 }
 
 /**
@@ -65,6 +70,7 @@ async function sendAll(upload: OutputUpload, chunks: AsyncIterator<Uint8Array>):
     next = await chunks.next();
   }
   if (next.done) {
+    await readyToCommit(upload);
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
@@ -101,6 +107,11 @@ async function sendAll(upload: OutputUpload, chunks: AsyncIterator<Uint8Array>):
     await parts.abort();
     throw err;
   }
+}
+
+/** The last step before the commit: the caller's hook. */
+async function readyToCommit(upload: OutputUpload): Promise<void> {
+  await upload.beforeCommit?.();
 }
 
 /** The parts of one multipart upload: filling, sending (at most queueSize at once), completing. */
@@ -156,6 +167,7 @@ class MultipartParts {
     await this.race(Promise.all(this.inFlight));
     if (this.failure) throw this.failure.error;
     this.done.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+    await readyToCommit(this.upload);
     await this.upload.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: this.upload.bucket,

@@ -92,9 +92,10 @@ export interface PipelineInput {
   /** Called whenever bytes move (downloaded, converted, a part stored): the stall watchdog's heartbeat. */
   progress?: () => void;
   /**
-   * Whether an earlier version of this key left a report in the report bucket (one report per key).
-   * When this version converts cleanly that report no longer describes the key and is removed.
-   * Absent: assume it may exist (deleting a missing object is harmless, one request).
+   * Whether another version of this key may have left a report in the report bucket (one report per
+   * key). When this version converts cleanly that report no longer describes the key and is removed
+   * before the JSON is committed. Absent: assume it may exist (deleting a missing object is harmless,
+   * one request).
    */
   hadEarlierReport?: () => Promise<boolean>;
 }
@@ -206,6 +207,18 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     );
   signal.addEventListener('abort', onAbort, { once: true });
 
+  // The key's report is settled before the JSON is committed: once the target holds this version
+  // (what the idempotence check above looks for) its report is stored, or an earlier version's removed,
+  // so a retry after a failed report write converts again instead of finding the JSON and stopping.
+  let reportKey: string | null = null;
+  const settleReport = async () => {
+    const r = await report;
+    if (r.error) return; // a failed file: the upload is aborted, or its output removed below
+    const fullReport = { ...r, etag: version.etag, bucket: version.bucket };
+    if (r.itemsRejected > 0) reportKey = await putReport(input, fullReport);
+    else if (await (input.hadEarlierReport?.() ?? true)) await deleteReport(input);
+  };
+
   const metadata: Record<string, string> = { 'source-etag': version.etag };
   // The item counts are known only at the end: they reach the object's metadata when it is written
   // in one PUT (output under one part); a multipart upload starts before they are known.
@@ -229,6 +242,7 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
       queueSize: UPLOAD_QUEUE_SIZE,
       signal,
       onPartSent: progress,
+      beforeCommit: settleReport,
     },
     output(),
   ).catch((error: unknown) => {
@@ -248,7 +262,8 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
   if (cause?.part === 'upload') {
     const e = toTransformerError(cause.error);
     // A 404 while writing means the target bucket is missing (never that the source is gone): say so.
-    if (e.code !== 'no-such-bucket' && e.code !== 'object-gone') throw e;
+    // (A report's failure already says which bucket.)
+    if (e.object !== null || (e.code !== 'no-such-bucket' && e.code !== 'object-gone')) throw e;
     const { statusCode, serviceCode } = e;
     throw new TransientError(`target bucket: ${e.message}`, {
       code: 'no-such-bucket',
@@ -263,14 +278,14 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
     // completed it anyway (error after the last byte), remove it.
     if (uploaded.status === 'fulfilled') await deleteQuietly(s3, settings.targetBucket, outputKey, log);
     const fullReport = { ...rep, etag: version.etag, bucket: version.bucket };
-    const reportKey = await putReport(input, fullReport);
+    const failedReportKey = await putReport(input, fullReport);
     return {
       state: 'failed',
       outcome: {
         error: rep.error.line === null ? rep.error.message : `line ${rep.error.line}: ${rep.error.message}`,
         errorCode: 'bad-file',
         report: fullReport,
-        reportKey,
+        reportKey: failedReportKey,
         bytes: rep.bytes,
         itemsWritten: 0,
         itemsRejected: rep.itemsRejected,
@@ -282,10 +297,6 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
   if (!rep) throw new PermanentError('the converter gave no report');
 
   const fullReport = { ...rep, etag: version.etag, bucket: version.bucket };
-  const reportKey = rep.itemsRejected > 0 ? await putReport(input, fullReport) : null;
-  if (reportKey === null && (await (input.hadEarlierReport?.() ?? true))) {
-    await deleteQuietly(s3, settings.reportBucket, reportKeyFor(settings.reportPrefix, version.key), log);
-  }
   return {
     state: 'done',
     outcome: {
@@ -360,9 +371,12 @@ async function headTarget(
   }
 }
 
-/** Uploads a report next to (not among) the products. A failed report upload does not fail the file. */
-async function putReport(input: PipelineInput, report: object): Promise<string | null> {
-  const { s3, settings, version, logger } = input;
+/**
+ * Uploads a report next to (not among) the products. A failed upload fails the attempt like any
+ * failed write (retried when transient): the report is part of the version's outcome.
+ */
+async function putReport(input: PipelineInput, report: object): Promise<string> {
+  const { s3, settings, version } = input;
   const key = reportKeyFor(settings.reportPrefix, version.key);
   try {
     await s3.send(
@@ -373,15 +387,47 @@ async function putReport(input: PipelineInput, report: object): Promise<string |
         ContentType: 'application/json',
         Metadata: { 'source-etag': version.etag },
       }),
+      { abortSignal: input.signal },
     );
     return key;
   } catch (err) {
-    logger.error(
-      { err: toTransformerError(err), reportKey: key },
-      'report upload failed (kept in the outcome)',
-    );
-    return null;
+    throw reportError(err, settings.reportBucket, key, 'storing');
   }
+}
+
+/** Removes the key's report left by an earlier version (this one has none); failing fails the attempt. */
+async function deleteReport(input: PipelineInput): Promise<void> {
+  const { s3, settings, version } = input;
+  const key = reportKeyFor(settings.reportPrefix, version.key);
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: settings.reportBucket, Key: key }), {
+      abortSignal: input.signal,
+    });
+  } catch (err) {
+    throw reportError(err, settings.reportBucket, key, 'removing the earlier');
+  }
+}
+
+/**
+ * A report write's failure, classified like any S3 error but never "gone": a 404 there means the
+ * report bucket is missing, not the source object.
+ */
+function reportError(err: unknown, bucket: string, key: string, what: string): TransformerError {
+  const e = toTransformerError(err);
+  const object = { bucket, key };
+  const message = `${what} report ${key}: ${e.message}`;
+  const { statusCode, serviceCode } = e;
+  if (e.code === 'object-gone' || e.code === 'no-such-bucket') {
+    return new TransientError(message, {
+      code: 'no-such-bucket',
+      cause: err,
+      statusCode,
+      serviceCode,
+      object,
+    });
+  }
+  const details = { code: e.code, cause: err, statusCode, serviceCode, object };
+  return e.retryable ? new TransientError(message, details) : new PermanentError(message, details);
 }
 
 async function deleteQuietly(s3: S3Client, bucket: string, key: string, log: Logger): Promise<void> {

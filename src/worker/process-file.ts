@@ -107,10 +107,10 @@ export async function processFile(
       logger: log,
       signal,
       progress,
+      // Any other version may have left the key's report, also one the ledger has no report key for
+      // (stored just before a crash, or by an attempt that then found the version superseded).
       hadEarlierReport: async () =>
-        (await ledger.getFileVersions(row.bucket, row.key)).some(
-          (v) => v.id !== row.id && v.reportKey !== null,
-        ),
+        (await ledger.getFileVersions(row.bucket, row.key)).some((v) => v.id !== row.id),
     });
   } catch (caught) {
     if (handedBack()) return;
