@@ -46,6 +46,11 @@ export interface OutputUpload {
  *
  * Rejects with the first failure: the body's own error, or the S3 error of a request. A part
  * failure is noticed while the body is being read, not only at the next full part.
+ *
+ * The commit (the single PutObject, or CompleteMultipartUpload) does not listen to `signal`: once it
+ * is sent the store may make the object visible whatever the client does, so the caller must learn how
+ * it ended (its own deadline bounds it). An aborted commit that the store completed anyway would be
+ * taken for "not written" and written a second time.
  */
 export async function uploadOutput(upload: OutputUpload, body: AsyncIterable<Uint8Array>): Promise<void> {
   const chunks = body[Symbol.asyncIterator]();
@@ -79,7 +84,6 @@ async function sendAll(upload: OutputUpload, chunks: AsyncIterator<Uint8Array>):
         ContentType: upload.contentType,
         Metadata: upload.metadata,
       }),
-      { abortSignal: upload.signal },
     );
     return;
   }
@@ -109,9 +113,10 @@ async function sendAll(upload: OutputUpload, chunks: AsyncIterator<Uint8Array>):
   }
 }
 
-/** The last step before the commit: the caller's hook. */
+/** The last step before the commit: the caller's hook, and no commit once the work was aborted. */
 async function readyToCommit(upload: OutputUpload): Promise<void> {
   await upload.beforeCommit?.();
+  upload.signal?.throwIfAborted();
 }
 
 /** The parts of one multipart upload: filling, sending (at most queueSize at once), completing. */
@@ -175,7 +180,6 @@ class MultipartParts {
         UploadId: this.uploadId,
         MultipartUpload: { Parts: this.done },
       }),
-      { abortSignal: this.upload.signal },
     );
   }
 

@@ -139,7 +139,8 @@ export async function processFile(
     }
     return;
   }
-  if (handedBack()) return;
+  // A result is recorded even when a graceful stop came meanwhile: the output may be written, and a
+  // row given back would be converted (and written) again.
   if (result.state === 'done' && result.converted) {
     metrics.itemsWrittenTotal.inc(result.converted.itemsWritten);
     metrics.itemsRejectedTotal.inc(result.converted.itemsRejected);

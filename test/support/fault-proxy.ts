@@ -34,7 +34,12 @@ export type Fault =
   /** Take the request (its body too) and never answer, with the connection left open. */
   | { kind: 'stallBeforeResponse' }
   /** Forward the response head and `afterBytes` of its body, then end the response cleanly (short body). */
-  | { kind: 'truncateBody'; afterBytes: number };
+  | { kind: 'truncateBody'; afterBytes: number }
+  /**
+   * Forward the request (the store acts on it), then hold its answer for `ms` (a slow way back: the
+   * client waits without knowing that the write already happened).
+   */
+  | { kind: 'delayAnswer'; ms: number };
 
 export interface FaultRuleSpec {
   /** HTTP method to match (GET, PUT, POST, HEAD, DELETE); any when absent. */
@@ -194,6 +199,7 @@ export class FaultProxy {
       upstream.on('error', reject);
     });
     entry.status = answer.statusCode ?? 502;
+    if (fault?.kind === 'delayAnswer') await sleep(fault.ms);
     res.writeHead(answer.statusCode ?? 502, answer.headers);
 
     if (fault?.kind === 'resetMidBody' || fault?.kind === 'stallMidBody' || fault?.kind === 'truncateBody') {
