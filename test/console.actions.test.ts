@@ -33,6 +33,7 @@ test('the overview shows each readiness check, counts, the last scans and the 24
     'source-bucket',
     'target-bucket',
   ]);
+  // biome-ignore lint/performance/useDomNodeTextContent: the text as rendered (what the operator reads) is what is checked
   expect(await checks.first().innerText()).toMatch(/ledger\s+ok, \d+ ms/);
   await eventually(() => page.locator('#counts-body a[data-state="done"] .count').textContent()).toBe('1');
   expect(await page.locator('#counts-body a[data-state="failed"] .count').textContent()).toBe('1');

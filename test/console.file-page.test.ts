@@ -52,6 +52,7 @@ test('the partner sample: converted, its versions and counts shown, its JSON dow
   await eventually(() => page.locator('#file-state .state').textContent()).toBe('done');
   const version = page.locator('article.version');
   expect(await version.count()).toBe(1);
+  // biome-ignore lint/performance/useDomNodeTextContent: the text as rendered (what the operator reads) is what is checked
   const facts = await version.locator('dl.facts').innerText();
   expect(facts).toMatch(/Items written\s+2/);
   expect(facts).toMatch(/Attempts\s+1/);
@@ -98,9 +99,11 @@ test('a broken file shows its error with the line, and offers no JSON', async ()
   await h.upload(key, '<nsx:items>\n <nsx:item id="1">\n</nsx:items>\n');
   const page = await h.open(filePath(key));
   await eventually(() => page.locator('#file-state .state').textContent()).toBe('failed');
+  // biome-ignore lint/performance/useDomNodeTextContent: the text as rendered (what the operator reads) is what is checked
   expect(await page.locator('#report-error').innerText()).toMatch(
     /^The file failed as a whole\s+Line 3: not well-formed XML/,
   );
+  // biome-ignore lint/performance/useDomNodeTextContent: the text as rendered (what the operator reads) is what is checked
   expect(await page.locator('.version-error').innerText()).toMatch(/^Failed: .*not well-formed/);
   expect(await page.locator('a.download-output').count()).toBe(0);
 });
