@@ -20,6 +20,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -63,21 +64,27 @@ async function startService(
 async function startS3Process(
   directory: string,
   buckets: string[],
-): Promise<{ endpoint: string; pid: number; stop(): Promise<void> }> {
+): Promise<{ endpoint: string; pid: number; completeSeconds(): number; stop(): Promise<void> }> {
   const script = join(packageRoot(), 'dist', 'bench', 'support', 's3rver-child.js');
   const child = spawn(process.execPath, [script, directory, ...buckets], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  let line = '';
-  for await (const chunk of child.stdout!) {
-    line += String(chunk);
-    if (line.includes('\n')) break;
-  }
-  const { endpoint } = JSON.parse(line.trim()) as { endpoint: string };
+  const lines = createInterface({ input: child.stdout! });
+  let completeMs = 0;
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`s3rver child exited with ${code}`)));
+    lines.on('line', (line) => {
+      const message = JSON.parse(line) as { endpoint?: string; completeMs?: number };
+      if (message.endpoint) resolve(message.endpoint);
+      if (message.completeMs) completeMs += message.completeMs;
+    });
+  });
   const exited = once(child, 'exit');
   return {
     endpoint,
     pid: child.pid!,
+    /** Time s3rver spent answering CompleteMultipartUpload so far (summed over requests). */
+    completeSeconds: () => completeMs / 1000,
     async stop() {
       child.kill('SIGTERM');
       await exited;
@@ -240,7 +247,9 @@ async function benchBig(s3: S3Process, client: S3Client, rows: Row[]): Promise<v
       figure: `${(mb / quiet.ledgerSeconds).toFixed(1)} MB/s`,
       detail:
         `claim → done ${quiet.ledgerSeconds.toFixed(1)} s (${quiet.seconds.toFixed(1)} s incl. process start), ` +
-        `${(quiet.ledgerSeconds / alone.seconds).toFixed(2)}x the converter alone; ` +
+        `${(quiet.ledgerSeconds / alone.seconds).toFixed(2)}x the converter alone; of which s3rver joining ` +
+        `the parts (CompleteMultipartUpload) ${quiet.completeSeconds.toFixed(1)} s, so the service's own ` +
+        `${((quiet.ledgerSeconds - quiet.completeSeconds) / alone.seconds).toFixed(2)}x; ` +
         `peak RSS ${quiet.peakMiB.toFixed(0)} MiB; CPU: service ${quiet.cpuSeconds.toFixed(1)} s ` +
         `(${(quiet.cpuSeconds / alone.cpuSeconds).toFixed(2)}x the converter's), s3rver ${quiet.storeCpu.toFixed(1)} s ` +
         `(own process); load ${quiet.load}`,
@@ -261,6 +270,8 @@ async function benchBig(s3: S3Process, client: S3Client, rows: Row[]): Promise<v
 interface ServiceRun {
   seconds: number;
   ledgerSeconds: number;
+  /** Of ledgerSeconds, the wait for s3rver's CompleteMultipartUpload (it joins the parts on disk). */
+  completeSeconds: number;
   peakMiB: number;
   cpuSeconds: number;
   storeCpu: number;
@@ -282,6 +293,7 @@ async function serviceRun(
   const load = loadavg()[0]!.toFixed(1);
   const started = performance.now();
   const cpuBefore = await s3rverCpu(s3.pid);
+  const completeBefore = s3.completeSeconds();
   const service = await startService(s3.endpoint, bucket, dataDir, threads);
   const tracked = trackProcess(service.child.pid!);
   let ledgerSeconds = Number.NaN;
@@ -301,7 +313,8 @@ async function serviceRun(
     await service.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
-  return { seconds, ledgerSeconds, ...usage, storeCpu, latencies, load };
+  const completeSeconds = s3.completeSeconds() - completeBefore;
+  return { seconds, ledgerSeconds, completeSeconds, ...usage, storeCpu, latencies, load };
 }
 
 function printTable(rows: Row[]): void {
