@@ -124,7 +124,7 @@ export async function startApp(configIn: Config, options: AppOptions = {}): Prom
     let createConverter = options.createConverter;
     if (!createConverter) {
       // Stopped after the workers (stops run in reverse): conversions in flight end first.
-      const conversions = await startConversions(config.convertThreads, logger);
+      const conversions = await startConversions(config.convertThreads, { logger });
       stops.push(() => conversions.close());
       createConverter = conversions.createConverter;
     }

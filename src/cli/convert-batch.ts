@@ -5,14 +5,13 @@
  * (stderr, terminals only), a summary, and the exit status of the worst file.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
-import { ConversionError, TransformerError } from '../errors.js';
+import { TransformerError } from '../errors.js';
 import { type Conversions, startConversions } from '../worker/conversions.js';
+import { convertStream, type FileResult } from '../worker/convert-file.js';
 
 export interface BatchOptions {
   /** Paths, or `-` for stdin (at most once). */
@@ -48,16 +47,6 @@ export function outputNames(inputs: string[]): { names: string[]; clash: string 
     seen.set(name, inputs[i]!);
   }
   return { names, clash: null };
-}
-
-/** Counts the bytes read (for the progress bar) as they pass. */
-function counter(onBytes: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      onBytes(chunk.length);
-      cb(null, chunk);
-    },
-  });
 }
 
 class ProgressBar {
@@ -132,7 +121,8 @@ export async function runBatch(options: BatchOptions): Promise<number> {
   };
   process.once('SIGINT', onInterrupt);
 
-  const conversions = await startConversions(options.threads);
+  // Threads started at once, while the first files are being opened.
+  const conversions = await startConversions(Math.min(options.threads, jobs.length), { warm: true });
   const started = performance.now();
   const outcomes: Outcome[] = new Array(jobs.length);
   let next = 0;
@@ -153,7 +143,9 @@ export async function runBatch(options: BatchOptions): Promise<number> {
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.max(1, options.threads) }, lane));
+    // Twice as many files under way as threads: while a lane renames its output and writes its report,
+    // its thread already converts the next lane's file.
+    await Promise.all(Array.from({ length: Math.max(1, 2 * options.threads) }, lane));
   } finally {
     bar.stop();
     process.off('SIGINT', onInterrupt);
@@ -213,15 +205,22 @@ async function convertOne(
         return { status: 'failed', error: `${report.error.message}${line}`, reportPath: saved, report };
       }
       await rename(temp, output);
+      temps.delete(temp);
       // A report describes problems; a clean file's stale one from an earlier run goes.
       const saved = report.itemsRejected > 0 ? await writeReport(reportPath, report) : null;
-      if (saved === null) await rm(reportPath, { force: true });
+      if (saved === null) await removeIfThere(reportPath);
       return { status: 'converted', report, reportPath: saved };
     }
   } finally {
-    await rm(temp, { force: true });
-    temps.delete(temp);
+    if (temps.delete(temp)) await removeIfThere(temp);
   }
+}
+
+/** One unlink (rm's force option costs an lstat first, per file of a large backlog). */
+async function removeIfThere(path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 async function writeReport(path: string, report: ConversionReport): Promise<string | null> {
@@ -247,32 +246,26 @@ async function attemptOne(
   temp: string,
   onBytes: (n: number) => void,
 ): Promise<Attempt> {
-  const input: Readable =
-    job.input === '-' ? process.stdin : createReadStream(job.input, { highWaterMark: 1024 * 1024 });
-  const { stream, report } = conversions.createConverter({
-    ...options.convert,
-    source: job.input,
-    gzip: 'auto',
-  });
-  let ioError: Error | null = null;
+  const convert = { ...options.convert, source: job.input, gzip: 'auto' as const };
+  let result: FileResult;
   try {
-    await pipeline(input, counter(onBytes), stream, createWriteStream(temp, { highWaterMark: 1024 * 1024 }));
-  } catch (err) {
-    ioError = err as Error;
-  }
-  let result: ConversionReport;
-  try {
-    result = await report;
+    result =
+      job.input === '-'
+        ? // Stdin's bytes arrive on the main thread: they stream to the converter (on a thread, if any).
+          await convertStream(conversions.createConverter, process.stdin, temp, convert, onBytes)
+        : // Read, converted and written on the conversion thread: no bytes cross threads.
+          await conversions.convertFile({ input: job.input, output: temp, options: convert }, { onBytes });
   } catch (err) {
     const retryable = err instanceof TransformerError && err.retryable;
     const message = err instanceof Error ? err.message : String(err);
     return retryable ? { kind: 'retry', error: message } : { kind: 'io', error: message };
   }
   // A read or write failure also aborts the converter; its own message says more than "aborted".
-  if (ioError && !(ioError instanceof ConversionError)) {
-    const code = (ioError as NodeJS.ErrnoException).code;
+  const { ioError } = result;
+  if (ioError) {
+    const code = ioError.code;
     const what = code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES' ? 'cannot read it' : 'I/O error';
     return { kind: 'io', error: `${what}: ${ioError.message}` };
   }
-  return { kind: 'report', report: result };
+  return { kind: 'report', report: result.report };
 }

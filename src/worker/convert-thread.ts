@@ -1,18 +1,23 @@
 /**
  * A conversion thread's entry point (started by src/worker/thread-pool.ts): runs the converter of
- * src/convert/ on one file at a time, bytes in and out over the file's own MessagePort
- * (thread-protocol.ts).
+ * src/convert/ on one file at a time, either bytes in and out over the file's own MessagePort, or a
+ * local file it reads and writes itself (thread-protocol.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createConverter } from '../convert/index.js';
+import { convertFileBlocking } from './convert-file.js';
 import {
   ChunkBatcher,
+  type FileJobMessage,
+  type FromFileThread,
   type FromThread,
   type JobMessage,
   MAX_BATCHES_IN_FLIGHT,
+  PROGRESS_BYTES,
   postTransferring,
   type ThreadData,
+  type ToFileThread,
   type ToThread,
 } from './thread-protocol.js';
 
@@ -29,7 +34,7 @@ function convert(port: MessagePort, job: JobMessage): void {
     return;
   }
   const { stream, report } = converter;
-  const crashes = crashOnSource !== null && (job.options.source ?? '').includes(crashOnSource);
+  const crashing = crashes(job.options.source);
 
   // Output: batched, at most MAX_BATCHES_IN_FLIGHT unconsumed; past that the converter is paused, its
   // readable side fills, and it stops taking input, which stops the main thread's credits.
@@ -68,14 +73,14 @@ function convert(port: MessagePort, job: JobMessage): void {
   // Failed or aborted: the report says which (never any output after this).
   stream.once('close', () => void finish());
 
-  let crashing = false;
+  let dying = false;
   port.on('message', (message: ToThread) => {
-    if (crashing) return;
+    if (dying) return;
     switch (message.type) {
       case 'chunk': {
-        if (crashes) {
+        if (crashing) {
           // Thrown outside any handler, like a converter bug would be: the thread dies.
-          crashing = true;
+          dying = true;
           setImmediate(() => {
             throw new Error(`test-only crash hook: thread converting ${job.options.source} dies`);
           });
@@ -102,4 +107,41 @@ function convert(port: MessagePort, job: JobMessage): void {
   });
 }
 
-parentPort!.on('message', (job: JobMessage) => convert(job.port, job));
+/** Whether the test-only crash hook applies to this file. */
+function crashes(source: string | undefined): boolean {
+  return crashOnSource !== null && (source ?? '').includes(crashOnSource);
+}
+
+async function convertLocalFile(port: MessagePort, { job }: FileJobMessage): Promise<void> {
+  const post = (message: FromFileThread): void => port.postMessage(message);
+  const aborted = new AbortController();
+  port.on('message', (message: ToFileThread) => {
+    if (message.type === 'abort') aborted.abort();
+  });
+  if (crashes(job.options.source)) {
+    setImmediate(() => {
+      throw new Error(`test-only crash hook: thread converting ${job.options.source} dies`);
+    });
+    return;
+  }
+  let unreported = 0;
+  const onBytes = (n: number): void => {
+    unreported += n;
+    if (unreported >= PROGRESS_BYTES) {
+      post({ type: 'progress', bytes: unreported });
+      unreported = 0;
+    }
+  };
+  try {
+    const result = await convertFileBlocking(createConverter, job, onBytes, aborted.signal);
+    post({ type: 'finished', result, bytes: unreported });
+  } catch (err) {
+    post({ type: 'invalid', message: err instanceof Error ? err.message : String(err) });
+  }
+  port.close();
+}
+
+parentPort!.on('message', (job: JobMessage | FileJobMessage) => {
+  if (job.type === 'file') void convertLocalFile(job.port, job);
+  else convert(job.port, job);
+});

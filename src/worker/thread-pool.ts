@@ -10,6 +10,7 @@
  * - Isolation: a thread that dies (a crash, out of memory) fails only the file it was converting, with
  *   a TransientError so the worker retries it like any transient failure; the next file gets a new thread.
  * - Files beyond the thread count wait (FIFO) for a free thread, their input held by backpressure.
+ * - Local files (`convertFile`): the thread reads and writes them itself, so no bytes cross threads.
  */
 import { existsSync } from 'node:fs';
 import { Duplex } from 'node:stream';
@@ -19,14 +20,18 @@ import { emptyReport } from '../convert/report.js';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
 import { ConversionError, ConverterCrashedError, type TransientError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { FileJob, FileResult } from './convert-file.js';
 import type { ConverterFactory } from './converter.js';
 import {
   ChunkBatcher,
+  type FileJobMessage,
+  type FromFileThread,
   type FromThread,
   type JobMessage,
   MAX_BATCHES_IN_FLIGHT,
   postTransferring,
   type ThreadData,
+  type ToFileThread,
   type ToThread,
 } from './thread-protocol.js';
 
@@ -61,9 +66,105 @@ function threadEntry(): URL {
   return built;
 }
 
+const ABORTED = 'conversion aborted before the end of the input';
+
+/**
+ * What a thread works on (a stream conversion, or a local file the thread reads and writes itself),
+ * and the part both share: waiting in the queue, taking a thread over a port of its own, giving the
+ * thread back once settled, and an abort that reaches the thread or, unanswered, terminates it.
+ */
+abstract class PoolJob<Incoming> {
+  protected port: MessagePort | null = null;
+  private release: (() => void) | null = null;
+  private terminate: (() => void) | null = null;
+  private finished = false;
+  private abortTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly source: string | null,
+    private readonly leaveQueue: () => void,
+  ) {}
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** A thread takes the job: `release` gives the thread back, `terminate` stops it (unresponsive). */
+  attach(worker: Worker, release: () => void, terminate: () => void): void {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.release = release;
+    this.terminate = terminate;
+    port1.on('message', (message: Incoming) => this.receive(message));
+    worker.postMessage(this.jobMessage(port2), [port2]);
+    this.attached();
+  }
+
+  /** The thread died before finishing: no verdict on the file, so the error is a transient one. */
+  threadDied(err: TransientError): void {
+    if (this.finished) return;
+    if (this.abortTimer) {
+      // Terminated because it did not answer an abort: the conversion was given up anyway.
+      this.settleAborted();
+      return;
+    }
+    this.end();
+    this.failed(err);
+  }
+
+  /** Gives up on the job (its report says "aborted"). */
+  abstract cancel(): void;
+
+  /** What the thread is sent to start the job, talking over `port`. */
+  protected abstract jobMessage(port: MessagePort): JobMessage | FileJobMessage;
+  /** Just sent to a thread: what waited for one goes now. */
+  protected abstract attached(): void;
+  protected abstract receive(message: Incoming): void;
+  /** Settles the job as aborted (a report saying so). */
+  protected abstract settleAborted(): void;
+  /** Settles the job with no verdict. */
+  protected abstract failed(err: Error): void;
+
+  /** Stop the thread's work; the report says "aborted". */
+  protected abort(): void {
+    if (this.finished) return;
+    if (this.port === null) {
+      // Still queued: no thread has seen it.
+      this.leaveQueue();
+      this.settleAborted();
+      return;
+    }
+    if (this.abortTimer) return;
+    this.port.postMessage({ type: 'abort' } satisfies ToThread & ToFileThread);
+    // A thread busy in a long synchronous stretch (or stuck) reads the abort late or never: then the
+    // thread goes, and the pool's exit handler settles this conversion.
+    this.abortTimer = setTimeout(() => this.terminate?.(), ABORT_GRACE_MS);
+    this.abortTimer.unref();
+  }
+
+  /** Settled one way or another: give the thread back. */
+  protected end(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.abortTimer) clearTimeout(this.abortTimer);
+    this.port?.close();
+    this.release?.();
+  }
+}
+
+type AnyJob = PoolJob<FromThread> | PoolJob<FromFileThread>;
+
 interface Thread {
   worker: Worker;
-  job: Conversion | null;
+  job: AnyJob | null;
+}
+
+/** A local file's conversion on a thread (`ConvertThreadPool.convertFile`). */
+export interface FileConversionOptions {
+  /** Input bytes read, as they are read (in steps of a few MiB, and the rest at the end). */
+  onBytes?: (bytes: number) => void;
+  /** Aborts the conversion: the result's report then says "aborted". */
+  signal?: AbortSignal;
 }
 
 export interface PoolStats {
@@ -74,7 +175,7 @@ export interface PoolStats {
 
 export class ConvertThreadPool {
   private readonly threads = new Set<Thread>();
-  private readonly queue: Conversion[] = [];
+  private readonly queue: AnyJob[] = [];
   private closed = false;
   private readonly entry = threadEntry();
 
@@ -95,6 +196,24 @@ export class ConvertThreadPool {
     return { stream: conversion.stream, report: conversion.report };
   };
 
+  /**
+   * Converts a local file into another on a thread, which reads and writes them itself (no bytes
+   * cross threads). Resolves with the report and any I/O error; rejects with a TransientError when
+   * the thread died (worth another try), or a RangeError for invalid options.
+   */
+  convertFile(job: FileJob, options: FileConversionOptions = {}): Promise<FileResult> {
+    if (this.closed) return Promise.reject(new Error('the conversion thread pool is closed'));
+    const conversion = new FileConversion(job, options, () => this.dequeue(conversion));
+    this.queue.push(conversion);
+    this.dispatch();
+    return conversion.result;
+  }
+
+  /** Starts the threads now rather than when the first files arrive (a batch that will use them all). */
+  warm(): void {
+    while (this.threads.size < this.options.threads && !this.closed) this.spawn();
+  }
+
   stats(): PoolStats {
     let busy = 0;
     for (const t of this.threads) if (t.job) busy++;
@@ -104,12 +223,12 @@ export class ConvertThreadPool {
   /** Aborts what is queued or running and stops every thread. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const c of this.queue.splice(0)) c.stream.destroy();
+    for (const job of this.queue.splice(0)) job.cancel();
     await Promise.all([...this.threads].map((t) => t.worker.terminate()));
     this.threads.clear();
   }
 
-  private dequeue(conversion: Conversion): void {
+  private dequeue(conversion: AnyJob): void {
     const i = this.queue.indexOf(conversion);
     if (i >= 0) this.queue.splice(i, 1);
   }
@@ -161,12 +280,11 @@ export class ConvertThreadPool {
     return thread;
   }
 
-  private run(thread: Thread, conversion: Conversion): void {
-    thread.job = conversion;
+  private run(thread: Thread, job: AnyJob): void {
+    thread.job = job;
     thread.worker.ref();
-    const { port1, port2 } = new MessageChannel();
-    conversion.attach(
-      port1,
+    job.attach(
+      thread.worker,
       () => {
         thread.job = null;
         thread.worker.unref();
@@ -174,21 +292,76 @@ export class ConvertThreadPool {
       },
       () => void thread.worker.terminate(),
     );
-    const job: JobMessage = { type: 'job', port: port2, options: conversion.options };
-    thread.worker.postMessage(job, [port2]);
+  }
+}
+
+/** One local file's conversion as the main thread sees it: the job, its progress and its result. */
+class FileConversion extends PoolJob<FromFileThread> {
+  readonly result: Promise<FileResult>;
+  private settle!: (result: FileResult) => void;
+  private reject!: (err: Error) => void;
+
+  constructor(
+    private readonly job: FileJob,
+    private readonly options: FileConversionOptions,
+    leaveQueue: () => void,
+  ) {
+    super(job.options.source ?? null, leaveQueue);
+    this.result = new Promise<FileResult>((resolve, reject) => {
+      this.settle = resolve;
+      this.reject = reject;
+    });
+    const { signal } = options;
+    if (signal?.aborted) queueMicrotask(() => this.abort());
+    else signal?.addEventListener('abort', () => this.abort(), { once: true });
+  }
+
+  cancel(): void {
+    this.abort();
+  }
+
+  protected jobMessage(port: MessagePort): FileJobMessage {
+    return { type: 'file', port, job: this.job };
+  }
+
+  protected attached(): void {}
+
+  protected receive(message: FromFileThread): void {
+    switch (message.type) {
+      case 'progress':
+        this.options.onBytes?.(message.bytes);
+        return;
+      case 'finished':
+        if (message.bytes > 0) this.options.onBytes?.(message.bytes);
+        this.end();
+        this.settle(message.result);
+        return;
+      case 'invalid':
+        this.end();
+        this.reject(new RangeError(message.message));
+        return;
+    }
+  }
+
+  protected settleAborted(): void {
+    this.end();
+    this.settle({
+      report: { ...emptyReport(this.source), error: { message: ABORTED, line: null } },
+      ioError: null,
+    });
+  }
+
+  protected failed(err: Error): void {
+    this.reject(err);
   }
 }
 
 /** One file's conversion as the main thread sees it: the stream the caller uses, and its thread's port. */
-class Conversion {
+class Conversion extends PoolJob<FromThread> {
   readonly stream: Duplex;
   readonly report: Promise<ConversionReport>;
   private settle!: (report: ConversionReport) => void;
   private reject!: (err: Error) => void;
-  private port: MessagePort | null = null;
-  private release: (() => void) | null = null;
-  private terminate: (() => void) | null = null;
-  private finished = false;
   /** Input batches sent and not yet consumed by the converter. */
   private inputInFlight = 0;
   /** Sent batches wait here until a thread is attached. */
@@ -199,13 +372,13 @@ class Conversion {
   private unacknowledged = 0;
   private readonly batcher: ChunkBatcher;
   private flushScheduled = false;
-  private abortTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly options: ConvertOptions,
     mayTransfer: boolean,
-    private readonly leaveQueue: () => void,
+    leaveQueue: () => void,
   ) {
+    super(options.source ?? null, leaveQueue);
     this.report = new Promise<ConversionReport>((resolve, reject) => {
       this.settle = resolve;
       this.reject = reject;
@@ -241,44 +414,30 @@ class Conversion {
     });
   }
 
-  get source(): string | null {
-    return this.options.source ?? null;
+  cancel(): void {
+    this.stream.destroy();
   }
 
-  get isFinished(): boolean {
-    return this.finished;
+  protected jobMessage(port: MessagePort): JobMessage {
+    return { type: 'job', port, options: this.options };
   }
 
-  /** A thread takes this conversion: what was buffered meanwhile goes to it. */
-  attach(port: MessagePort, release: () => void, terminate: () => void): void {
-    this.port = port;
-    this.release = release;
-    this.terminate = terminate;
-    port.on('message', (message: FromThread) => this.receive(message));
+  /** What was buffered while queued goes to the thread. */
+  protected attached(): void {
+    const port = this.port!;
     for (const data of this.unsent.splice(0)) postTransferring(port, { type: 'chunk', data });
     if (this.endRequested) port.postMessage({ type: 'end' } satisfies ToThread);
     if (this.stream.destroyed) this.abort();
   }
 
-  /** The thread died before finishing: no verdict on the file, so the error is a transient one. */
-  threadDied(err: TransientError): void {
-    if (this.finished) return;
-    if (this.abortTimer) {
-      // Terminated because it did not answer an abort: the conversion was given up anyway.
-      this.settleAborted();
-      return;
-    }
-    this.end();
+  protected failed(err: Error): void {
     this.reject(err);
     this.stream.destroy(err);
   }
 
-  private settleAborted(): void {
+  protected settleAborted(): void {
     this.end();
-    this.settle({
-      ...emptyReport(this.source),
-      error: { message: 'conversion aborted before the end of the input', line: null },
-    });
+    this.settle({ ...emptyReport(this.source), error: { message: ABORTED, line: null } });
   }
 
   private post(message: ToThread): void {
@@ -300,7 +459,7 @@ class Conversion {
     });
   }
 
-  private receive(message: FromThread): void {
+  protected receive(message: FromThread): void {
     switch (message.type) {
       case 'chunk': {
         const { data } = message;
@@ -342,31 +501,11 @@ class Conversion {
     }
   }
 
-  /** Destroyed by its user (or the pool): stop the thread's work; the report says "aborted". */
-  private abort(): void {
-    if (this.finished) return;
-    if (this.port === null) {
-      // Still queued: no thread has seen it.
-      this.leaveQueue();
-      this.settleAborted();
-      return;
-    }
-    if (this.abortTimer) return;
-    this.post({ type: 'abort' });
-    // A thread busy in a long synchronous stretch (or stuck) reads the abort late or never: then the
-    // thread goes, and the pool's exit handler settles this conversion.
-    this.abortTimer = setTimeout(() => this.terminate?.(), ABORT_GRACE_MS);
-    this.abortTimer.unref();
-  }
-
-  /** Settled one way or another: give the thread back. */
-  private end(): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.abortTimer) clearTimeout(this.abortTimer);
+  /** Settled one way or another: a writer held back goes on (into a stream that is done). */
+  protected override end(): void {
+    if (this.isFinished) return;
+    super.end();
     this.writeCallback?.();
     this.writeCallback = null;
-    this.port?.close();
-    this.release?.();
   }
 }

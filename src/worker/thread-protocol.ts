@@ -8,6 +8,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
+import type { FileJob, FileResult } from './convert-file.js';
 
 export const BATCH_BYTES = 1024 * 1024;
 export const MAX_BATCHES_IN_FLIGHT = 4;
@@ -30,12 +31,38 @@ export type FromThread =
   /** The converter refused its options (a RangeError): no report. */
   | { type: 'invalid'; message: string };
 
-/** main → thread, on the thread's own port: convert one file, talking over `port`. */
+/** main → thread, on the thread's own port: convert one stream of bytes, talking over `port`. */
 export interface JobMessage {
   type: 'job';
   port: MessagePort;
   options: ConvertOptions;
 }
+
+/**
+ * main → thread, on the thread's own port: convert one local file into another, the thread reading
+ * and writing them itself (convert-file.ts), so no bytes cross threads; progress and the result come
+ * back over `port`, and an `abort` may go to it.
+ */
+export interface FileJobMessage {
+  type: 'file';
+  port: MessagePort;
+  job: FileJob;
+}
+
+/** Input bytes a file job's thread gathers before it tells the main thread (progress, not flow). */
+export const PROGRESS_BYTES = 4 * 1024 * 1024;
+
+/** thread → main, on a file job's port. */
+export type FromFileThread =
+  /** Input bytes read since the last progress message. */
+  | { type: 'progress'; bytes: number }
+  /** The last message, with the input bytes read since the last progress message. */
+  | { type: 'finished'; result: FileResult; bytes: number }
+  /** The converter refused its options (a RangeError): no result. */
+  | { type: 'invalid'; message: string };
+
+/** main → thread, on a file job's port. */
+export type ToFileThread = { type: 'abort' };
 
 /** Given to each thread at start (`workerData`). */
 export interface ThreadData {
