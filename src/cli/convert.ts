@@ -4,7 +4,6 @@
  * renamed (or copied to stdout) at the end, so a failed run never leaves half a JSON document behind.
  * With several inputs or `--output-dir`, a batch on the conversion threads (convert-batch.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +14,6 @@ import { parseArgs } from 'node:util';
 import { byteSize, defaultConvertThreads, parseConvertThreads } from '../config/parse.js';
 import { type ConversionReport, createConverter, MAX_IMAGE_TYPE_LIMIT } from '../convert/index.js';
 import { ConfigError, ConversionError } from '../errors.js';
-import { outputNames, runBatch } from './convert-batch.js';
 import { expandGlob, isGlob } from './globs.js';
 
 const HELP = `Usage: file-transformer convert <input|-> [options]
@@ -195,8 +193,17 @@ function summary(report: ConversionReport, reportPath: string | undefined): stri
   return lines.join('\n');
 }
 
+/**
+ * A name no other run picks: the pid tells processes apart, the rest runs within one. (Not from
+ * node:crypto: loading OpenSSL costs a one-file conversion more start-up than anything else it needs.)
+ */
+function uniqueSuffix(): string {
+  const random = Math.floor(Math.random() * 0x1_0000_0000);
+  return `${process.pid}.${Date.now().toString(36)}${random.toString(16).padStart(8, '0')}`;
+}
+
 function tempPathNear(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${uniqueSuffix()}.tmp`);
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -239,6 +246,9 @@ async function expandInputs(inputs: string[]): Promise<string[]> {
 }
 
 async function batch(args: Args, outputDir: string): Promise<number> {
+  // Loaded here, not at the top: the pool and its threads are for batches, and a single file should
+  // not pay their start-up.
+  const { outputNames, runBatch } = await import('./convert-batch.js');
   let threads = args.threads;
   if (threads === undefined) {
     const env = process.env.CONVERT_THREADS;
@@ -301,7 +311,7 @@ async function single(args: Args, inputPath: string): Promise<number> {
   // for stdout (copied out only after success).
   const temp = args.output
     ? tempPathNear(resolve(args.output))
-    : join(tmpdir(), `file-transformer-${process.pid}-${randomBytes(4).toString('hex')}.json.tmp`);
+    : join(tmpdir(), `file-transformer-${uniqueSuffix()}.json.tmp`);
   const input: Readable = fromStdin
     ? process.stdin
     : createReadStream(inputPath, { highWaterMark: 1024 * 1024 });

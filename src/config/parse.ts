@@ -1,6 +1,10 @@
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Cron } from 'croner';
 import { ConfigError } from '../errors.js';
+
+// croner is loaded on first use: `file-transformer convert` reads byte sizes from this module, and its
+// start-up (paid on every file of a backfill script) should not include the scheduler's cron parser.
+const requireLazily = createRequire(import.meta.url);
 
 /**
  * Small parsers for environment values. Each throws a ConfigError that names the variable and says
@@ -135,6 +139,7 @@ export function parseCron(name: string, value: string): string {
   const v = value.trim();
   let runs: Date[];
   try {
+    const { Cron } = requireLazily('croner') as typeof import('croner');
     const cron = new Cron(v, { paused: true });
     runs = cron.nextRuns(CRON_RUNS_CHECKED);
     cron.stop();
