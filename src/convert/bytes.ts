@@ -62,6 +62,11 @@ export function ascii(s: string): Uint8Array {
   return Buffer.from(s, 'latin1');
 }
 
+/** A DataView on exactly `bytes`, for reading and writing four bytes at a time. */
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Whether bytes[start..end) equal `word`. */
 export function bytesEqual(bytes: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
   if (end - start !== word.length) return false;

@@ -5,7 +5,7 @@
  * this class and appends captured values to `scratch` directly.
  */
 import { ConversionError } from '../errors.js';
-import { ascii, grow } from './bytes.js';
+import { ascii, grow, viewOf } from './bytes.js';
 import type { ReportBuilder } from './report.js';
 
 /** Longest id (in bytes) quoted in a report entry. */
@@ -21,8 +21,6 @@ interface Bytes {
   view: DataView;
 }
 
-const viewOf = (bytes: Uint8Array): DataView =>
-  new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 const piece = (s: string): Bytes => {
   const bytes = ascii(s);
   return { bytes, view: viewOf(bytes) };
@@ -45,6 +43,12 @@ export interface ItemRules {
   maxImageType: number;
   /** Longest item in bytes of XML (`<item` to `</item>`); see ./parser.ts for how it is enforced. */
   maxItemBytes: number;
+  /**
+   * Output is handed on once this many bytes are written (default 256 KiB). The primer (./prime.ts) sets
+   * a tiny one, so the hand-on path has type feedback before the first real flush: otherwise that flush
+   * throws writeItem's optimised code away and V8 compiles it again.
+   */
+  flushBytes?: number;
 }
 
 /** A scratch buffer grown past this by one big item is given back when the next item starts. */
@@ -105,12 +109,14 @@ export class ItemWriter {
   private readonly imageNulls: Bytes[] = [];
 
   protected line = 1;
+  private readonly flushAt: number;
 
   constructor(
     protected readonly rules: ItemRules,
     protected readonly report: ReportBuilder,
     private readonly emit: (chunk: Buffer) => void,
   ) {
+    this.flushAt = Math.min(rules.flushBytes ?? OUT_FLUSH, OUT_FLUSH);
     this.imgUrlS = new Int32Array(rules.maxImageType + 1).fill(-1);
     this.imgUrlE = new Int32Array(rules.maxImageType + 1);
   }
@@ -405,7 +411,7 @@ export class ItemWriter {
     }
     o = putPiece(ov, out, o, this.priceCount > 0 ? P_PRICES_END : P_END);
     this.outLen = o;
-    if (o >= OUT_FLUSH) this.flushOut();
+    if (o >= this.flushAt) this.flushOut();
   }
 }
 

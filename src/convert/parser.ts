@@ -28,6 +28,7 @@ import {
   localNameIs,
   NAME_CLASS,
   TEXT_CLASS,
+  viewOf,
 } from './bytes.js';
 import { MarkupReader } from './markup.js';
 import {
@@ -126,7 +127,10 @@ export class CatalogueParser extends MarkupReader {
   // element stack: names back to back in `names`, each element's name start, context and line
   private depth = 0;
   private names: Uint8Array = Buffer.alloc(4096);
+  private namesView = viewOf(this.names);
   private namesLen = 0;
+  /** The chunk being read, for comparing four bytes at a time (end tags against their start tag). */
+  private bufView = viewOf(this.names);
   private nameBegin = 0;
   /** The OR of the bytes of the start tag name being read (>= 0x80: non-ASCII). */
   private nameBits = 0;
@@ -218,6 +222,7 @@ export class CatalogueParser extends MarkupReader {
 
   private run(buf: Uint8Array): void {
     const n = buf.length;
+    this.bufView = viewOf(buf);
     let i = 0;
     for (;;) {
       // Inside an item the tokenizer runs only up to the item's size limit, so the limit takes effect at
@@ -487,6 +492,7 @@ export class CatalogueParser extends MarkupReader {
     // Room for the longest allowed name, so the copy loop needs no capacity checks.
     if (this.namesLen + MAX_NAME + 1 > this.names.length) {
       this.names = grow(this.names, this.namesLen, this.namesLen + MAX_NAME + 1);
+      this.namesView = viewOf(this.names);
     }
     const names = this.names;
     let p = this.namesLen;
@@ -917,6 +923,12 @@ export class CatalogueParser extends MarkupReader {
     // Fast path: the whole name is in this chunk, followed by '>'.
     if (i + (end - p) < n) {
       let q = i;
+      const nv = this.namesView;
+      const bv = this.bufView;
+      while (p + 4 <= end && nv.getUint32(p) === bv.getUint32(q)) {
+        p += 4;
+        q += 4;
+      }
       while (p < end && names[p] === buf[q]) {
         p++;
         q++;

@@ -35,7 +35,7 @@ export function primeParser(): void {
   try {
     for (const size of [PRIMER.length, 1, 7]) {
       const parser = new CatalogueParser(
-        { strict: false, maxImageType: 100, maxItemBytes: 1 << 20 },
+        { strict: false, maxImageType: 100, maxItemBytes: 1 << 20, flushBytes: 1 },
         new ReportBuilder(null, 10),
         () => {},
       );
