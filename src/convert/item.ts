@@ -5,7 +5,7 @@
  * this class and appends captured values to `scratch` directly.
  */
 import { ConversionError } from '../errors.js';
-import { ascii, grow, viewOf } from './bytes.js';
+import { ascii, copyBytes, grow, viewOf } from './bytes.js';
 import type { ReportBuilder } from './report.js';
 
 /** Longest id (in bytes) quoted in a report entry. */
@@ -57,7 +57,7 @@ const SCRATCH_KEEP = 4 * 1024 * 1024;
 export class ItemWriter {
   // --- scratch: the current item's values, JSON-escaped, without quotes ---
   protected scratch: Uint8Array = Buffer.alloc(64 * 1024);
-  private scratchView = viewOf(this.scratch);
+  protected scratchView = viewOf(this.scratch);
   protected sLen = 0;
   /** Where the value being captured starts, and where its last non-whitespace byte ends (for trimming). */
   protected capStart = 0;
@@ -387,17 +387,17 @@ export class ItemWriter {
     let o = this.outLen;
     if (this.report.report.itemsWritten > 0) out[o++] = 0x2c;
     o = putPiece(ov, out, o, P_ID);
-    o = put(ov, out, o, sv, s, this.idS, this.idE);
+    o = copyBytes(ov, out, o, sv, s, this.idS, this.idE);
     o = putPiece(ov, out, o, P_CAT);
-    if (this.catCount > 0) o = put(ov, out, o, sv, s, this.catS, this.catE);
+    if (this.catCount > 0) o = copyBytes(ov, out, o, sv, s, this.catS, this.catE);
     o = putPiece(ov, out, o, P_DESC);
-    if (this.descCount > 0) o = put(ov, out, o, sv, s, this.descS, this.descE);
+    if (this.descCount > 0) o = copyBytes(ov, out, o, sv, s, this.descS, this.descE);
     o = putPiece(ov, out, o, P_IMAGES);
     for (let t = 1; t <= this.imgMax; t++) {
       const us = this.imgUrlS[t]!;
       o = putPiece(ov, out, o, this.imageKey(t, us < 0));
       if (us >= 0) {
-        o = put(ov, out, o, sv, s, us, this.imgUrlE[t]!);
+        o = copyBytes(ov, out, o, sv, s, us, this.imgUrlE[t]!);
         out[o++] = 0x22;
       }
     }
@@ -405,9 +405,9 @@ export class ItemWriter {
     const r = this.priceRanges;
     for (let p = 0; p < this.priceCount; p++) {
       o = putPiece(ov, out, o, p === 0 ? P_FIRST_CUR : P_NEXT_CUR);
-      o = put(ov, out, o, sv, s, r[p * 4]!, r[p * 4 + 1]!);
+      o = copyBytes(ov, out, o, sv, s, r[p * 4]!, r[p * 4 + 1]!);
       o = putPiece(ov, out, o, P_VAL);
-      o = put(ov, out, o, sv, s, r[p * 4 + 2]!, r[p * 4 + 3]!);
+      o = copyBytes(ov, out, o, sv, s, r[p * 4 + 2]!, r[p * 4 + 3]!);
     }
     o = putPiece(ov, out, o, this.priceCount > 0 ? P_PRICES_END : P_END);
     this.outLen = o;
@@ -415,28 +415,8 @@ export class ItemWriter {
   }
 }
 
-/**
- * Copies src[s..e) to out at o; returns the new end. Four bytes at a time through DataViews (TurboFan
- * turns those into plain unaligned loads and stores): values are short, so this beats both a byte loop
- * and a native copy's call overhead. The caller has made room in `out`.
- */
-function put(
-  ov: DataView,
-  out: Uint8Array,
-  o: number,
-  sv: DataView,
-  src: Uint8Array,
-  s: number,
-  e: number,
-): number {
-  let k = s;
-  for (; k + 4 <= e; k += 4, o += 4) ov.setUint32(o, sv.getUint32(k));
-  for (; k < e; k++) out[o++] = src[k]!;
-  return o;
-}
-
 function putPiece(ov: DataView, out: Uint8Array, o: number, p: Bytes): number {
-  return put(ov, out, o, p.view, p.bytes, 0, p.bytes.length);
+  return copyBytes(ov, out, o, p.view, p.bytes, 0, p.bytes.length);
 }
 
 /** /^\d+(\.\d+)?$/ over bytes. */

@@ -12,6 +12,7 @@ import {
   ATTR_CLASS,
   ascii,
   bytesEqual,
+  copyBytes,
   grow,
   isXmlName,
   K_AMP,
@@ -871,12 +872,23 @@ export class CatalogueParser extends MarkupReader {
     const quote = this.quote;
     const s = this.scratch;
     const start = this.capStart;
+    const sv = this.scratchView;
+    const bv = this.bufView;
     let len = this.sLen;
     let capEnd = this.capEnd;
     for (; i < end; i++) {
+      // A run of bytes copied as they are (most of a URL): found first, then copied four at a time.
+      let j = i;
+      while (j < end && ATTR_CLASS[buf[j]!] === K_PLAIN) j++;
+      if (j > i) {
+        len = copyBytes(sv, s, len, bv, buf, i, j);
+        capEnd = len;
+        i = j;
+        if (i === end) break;
+      }
       const b = buf[i]!;
       const k = ATTR_CLASS[b]!;
-      if (k === K_PLAIN || k === K_GT) {
+      if (k === K_GT) {
         s[len++] = b;
         capEnd = len;
         continue;
