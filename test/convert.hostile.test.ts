@@ -215,6 +215,29 @@ describe('resource exhaustion', () => {
     expect(result.growth).toBeLessThan(100 * MB);
   }, 240_000);
 
+  it('holds nothing of an item past its limit, also in elements whose names it has read before', async () => {
+    // The tokenizer recognises element names it classified before without reading them again (the
+    // first item teaches it <description>); past the limit, the big item's description must still be
+    // only checked, not captured.
+    function* input(): Generator<Uint8Array> {
+      yield encoder.encode(
+        '<items><item id="1"><description>d</description></item>\n<item id="big"><category>',
+      );
+      yield Buffer.alloc(2 * MB, 'c');
+      yield encoder.encode('</category><description>');
+      const block = Buffer.alloc(MB, 'd');
+      for (let i = 0; i < 100; i++) yield block;
+      yield encoder.encode('</description></item><item id="2"><description>e</description></item></items>');
+    }
+    const result = await measured(input(), { maxItemBytes: MB });
+    expect(result.report.error).toBeNull();
+    expect(JSON.parse(result.json!).map((p: { product_id: string }) => p.product_id)).toEqual(['1', '2']);
+    expect(result.report.rejections).toEqual([
+      { line: 2, id: 'big', field: 'item', reason: `item is larger than the limit of ${MB} bytes` },
+    ]);
+    expect(result.growth).toBeLessThan(40 * MB);
+  }, 240_000);
+
   it('checks 200,000 distinct attributes on one tag, and finds a duplicate among them', async () => {
     const attrs = Array.from({ length: 200_000 }, (_, i) => ` a${i}="${i}"`);
     const distinct = await measured(

@@ -84,6 +84,11 @@ const X_VALUE = 10;
 const X_IGNORED = 11; // unknown or misplaced element: checked for well-formedness, otherwise ignored
 /** Items are the root's children. */
 const ITEM_DEPTH = 2;
+/** How many element names, of how many bytes at most, the tokenizer remembers (see `knownBytes`). */
+const KNOWN_NAMES = 16;
+const KNOWN_NAME_MAX = 32;
+/** openElement's argument for a name that still has to be checked and classified. */
+const UNKNOWN = -1;
 
 const isTextContext = (x: number): boolean =>
   x === X_CATEGORY || x === X_DESCRIPTION || x === X_CURRENCY || x === X_VALUE;
@@ -138,6 +143,18 @@ export class CatalogueParser extends MarkupReader {
   private nameStart = new Int32Array(256);
   private ctxStack = new Uint8Array(256);
   private lineStack = new Int32Array(256);
+  // Element names already classified (ASCII, at most KNOWN_NAME_MAX bytes, under a catalogue parent),
+  // back to back in `knownBytes`, with their parent's context and their own: a start tag that repeats
+  // one (nearly all of them) is recognised with a few four-byte compares, neither read byte by byte
+  // nor classified again.
+  private readonly knownBytes: Uint8Array = Buffer.alloc(KNOWN_NAMES * KNOWN_NAME_MAX);
+  private readonly knownView = viewOf(this.knownBytes);
+  private readonly knownLen = new Int32Array(KNOWN_NAMES);
+  private readonly knownCtx = new Uint8Array(KNOWN_NAMES);
+  /** Per parent context, its first remembered child name, and per name the next (-1: none). */
+  private readonly knownFirst = new Int8Array(X_IGNORED + 1).fill(-1);
+  private readonly knownNext = new Int8Array(KNOWN_NAMES).fill(-1);
+  private knownCount = 0;
   /** 0 before the root element, 1 inside it, 2 after it. */
   private rootState = 0;
   private cmpPos = 0;
@@ -497,22 +514,31 @@ export class CatalogueParser extends MarkupReader {
     }
     const names = this.names;
     let p = this.namesLen;
-    const limit = Math.min(n, i + MAX_NAME + 1 - (p - this.nameBegin));
-    // While copying, note whether any byte is
-    // non-ASCII, so openElement need not look at the name again.
-    let bits = this.nameBits;
     let j = i;
-    for (; j < limit; j++) {
-      const b = buf[j]!;
-      if (NAME_CLASS[b] === 0) break;
-      bits |= b;
-      names[p++] = b;
+    const known = p === this.nameBegin ? this.knownName(buf, i, n) : UNKNOWN;
+    if (known !== UNKNOWN) {
+      const len = this.knownLen[known]!;
+      const from = known * KNOWN_NAME_MAX;
+      this.namesLen = copyBytes(this.namesView, names, p, this.knownView, this.knownBytes, from, from + len);
+      j = i + len;
+      this.openElement(this.knownCtx[known]!);
+    } else {
+      const limit = Math.min(n, i + MAX_NAME + 1 - (p - this.nameBegin));
+      // While copying, note whether any byte is
+      // non-ASCII, so openElement need not look at the name again.
+      let bits = this.nameBits;
+      for (; j < limit; j++) {
+        const b = buf[j]!;
+        if (NAME_CLASS[b] === 0) break;
+        bits |= b;
+        names[p++] = b;
+      }
+      this.namesLen = p;
+      this.nameBits = bits;
+      if (p - this.nameBegin > MAX_NAME) this.fail(`${NOT_WF}element name too long`);
+      if (j === n) return n;
+      this.openElement(UNKNOWN);
     }
-    this.namesLen = p;
-    this.nameBits = bits;
-    if (p - this.nameBegin > MAX_NAME) this.fail(`${NOT_WF}element name too long`);
-    if (j === n) return n;
-    this.openElement();
     const b = buf[j]!;
     if (b === 0x3e) {
       this.startTagEnd();
@@ -530,11 +556,38 @@ export class CatalogueParser extends MarkupReader {
     return j + 1;
   }
 
-  private openElement(): void {
+  /**
+   * The remembered name at buf[i..) (followed by a byte that ends it, within buf[..n)) under the
+   * current parent, or UNKNOWN.
+   */
+  private knownName(buf: Uint8Array, i: number, n: number): number {
+    const parent = this.ctxStack[this.depth]!;
+    if (parent === X_ITEM && this.itemTooLarge) return UNKNOWN; // its children are ignored now
+    const kv = this.knownView;
+    const kb = this.knownBytes;
+    const bv = this.bufView;
+    for (let c = this.knownFirst[parent]!; c >= 0; c = this.knownNext[c]!) {
+      const len = this.knownLen[c]!;
+      if (i + len >= n) continue;
+      const from = c * KNOWN_NAME_MAX;
+      let k = 0;
+      while (k + 4 <= len && kv.getUint32(from + k) === bv.getUint32(i + k)) k += 4;
+      while (k < len && kb[from + k] === buf[i + k]) k++;
+      if (k === len && NAME_CLASS[buf[i + len]!] === 0) return c;
+    }
+    return UNKNOWN;
+  }
+
+  /**
+   * Pushes the element whose name was just read. `known` is its context when the name was
+   * recognised as a remembered one (see knownName), else UNKNOWN: then the name is checked,
+   * classified and remembered.
+   */
+  private openElement(known: number): void {
     const names = this.names;
     const start = this.nameBegin;
     const end = this.namesLen;
-    if (this.nameBits >= 0x80 && !isXmlName(names, start, end)) {
+    if (known === UNKNOWN && this.nameBits >= 0x80 && !isXmlName(names, start, end)) {
       this.fail(`${NOT_WF}<${this.pendingName()}> is not a valid element name`);
     }
     const parent = this.ctxStack[this.depth]!;
@@ -554,55 +607,38 @@ export class CatalogueParser extends MarkupReader {
     }
     this.nameStart[d] = start;
     this.lineStack[d] = this.tagLine;
-    let ctx = X_IGNORED;
-    switch (parent) {
-      case X_NONE:
-        if (!localNameIs(names, start, end, W_ITEMS)) {
-          this.fail(`the root element is <${this.nameAt(d)}>, expected <items>`, this.tagLine);
-        }
-        ctx = X_ROOT;
+    let ctx = known;
+    if (ctx === UNKNOWN) {
+      ctx = this.classify(parent, names, start, end);
+      this.remember(parent, ctx, start, end);
+    }
+    switch (ctx) {
+      case X_ROOT:
         this.rootState = 1;
         this.openArray();
         break;
-      case X_ROOT:
-        if (localNameIs(names, start, end, W_ITEM)) {
-          ctx = X_ITEM;
-          this.startItem(this.tagLine);
-          this.itemLimitAt = this.tagStart + this.rules.maxItemBytes;
-          this.itemOpened = true;
-        }
-        break;
       case X_ITEM:
-        if (this.itemTooLarge) break;
-        if (localNameIs(names, start, end, W_CATEGORY)) {
-          ctx = X_CATEGORY;
-          this.startCategory();
-        } else if (localNameIs(names, start, end, W_DESCRIPTION)) {
-          ctx = X_DESCRIPTION;
-          this.startDescription();
-        } else if (localNameIs(names, start, end, W_IMAGES)) ctx = X_IMAGES;
-        else if (localNameIs(names, start, end, W_PRICES)) ctx = X_PRICES;
+        this.startItem(this.tagLine);
+        this.itemLimitAt = this.tagStart + this.rules.maxItemBytes;
+        this.itemOpened = true;
         break;
-      case X_IMAGES:
-        if (localNameIs(names, start, end, W_IMAGE)) {
-          ctx = X_IMAGE;
-          this.startImage();
-        }
+      case X_CATEGORY:
+        this.startCategory();
         break;
-      case X_PRICES:
-        if (localNameIs(names, start, end, W_PRICE)) {
-          ctx = X_PRICE;
-          this.startPrice();
-        }
+      case X_DESCRIPTION:
+        this.startDescription();
+        break;
+      case X_IMAGE:
+        this.startImage();
         break;
       case X_PRICE:
-        if (localNameIs(names, start, end, W_CURRENCY)) {
-          ctx = X_CURRENCY;
-          this.curCount++;
-        } else if (localNameIs(names, start, end, W_VALUE)) {
-          ctx = X_VALUE;
-          this.valCount++;
-        }
+        this.startPrice();
+        break;
+      case X_CURRENCY:
+        this.curCount++;
+        break;
+      case X_VALUE:
+        this.valCount++;
         break;
     }
     this.ctxStack[d] = ctx;
@@ -610,6 +646,60 @@ export class CatalogueParser extends MarkupReader {
     this.attrLen = 0;
     this.attrCount = 0;
     this.attrSet = null;
+  }
+
+  /** What the element names[start..end) means under `parent` (by its local name). */
+  private classify(parent: number, names: Uint8Array, start: number, end: number): number {
+    switch (parent) {
+      case X_NONE:
+        if (!localNameIs(names, start, end, W_ITEMS)) {
+          this.fail(`the root element is <${this.nameAt(this.depth)}>, expected <items>`, this.tagLine);
+        }
+        return X_ROOT;
+      case X_ROOT:
+        return localNameIs(names, start, end, W_ITEM) ? X_ITEM : X_IGNORED;
+      case X_ITEM:
+        if (this.itemTooLarge) return X_IGNORED;
+        if (localNameIs(names, start, end, W_CATEGORY)) return X_CATEGORY;
+        if (localNameIs(names, start, end, W_DESCRIPTION)) return X_DESCRIPTION;
+        if (localNameIs(names, start, end, W_IMAGES)) return X_IMAGES;
+        return localNameIs(names, start, end, W_PRICES) ? X_PRICES : X_IGNORED;
+      case X_IMAGES:
+        return localNameIs(names, start, end, W_IMAGE) ? X_IMAGE : X_IGNORED;
+      case X_PRICES:
+        return localNameIs(names, start, end, W_PRICE) ? X_PRICE : X_IGNORED;
+      case X_PRICE:
+        if (localNameIs(names, start, end, W_CURRENCY)) return X_CURRENCY;
+        return localNameIs(names, start, end, W_VALUE) ? X_VALUE : X_IGNORED;
+      default:
+        return X_IGNORED;
+    }
+  }
+
+  /**
+   * Remembers a classified name for knownName, while there is room. Only where the meaning depends
+   * on nothing but the parent and the name: not the root (read once) nor anything under an ignored
+   * element or inside an item over its size limit.
+   */
+  private remember(parent: number, ctx: number, start: number, end: number): void {
+    const c = this.knownCount;
+    const len = end - start;
+    if (c === KNOWN_NAMES || len > KNOWN_NAME_MAX || this.nameBits >= 0x80) return;
+    if (parent === X_NONE || parent === X_IGNORED || (parent === X_ITEM && this.itemTooLarge)) return;
+    // Already there (it was read across a chunk boundary, or too close to the end of one).
+    let last = -1;
+    for (let k = this.knownFirst[parent]!; k >= 0; k = this.knownNext[k]!) {
+      const from = k * KNOWN_NAME_MAX;
+      if (bytesEqual(this.names, start, end, this.knownBytes.subarray(from, from + this.knownLen[k]!)))
+        return;
+      last = k;
+    }
+    this.knownBytes.set(this.names.subarray(start, end), c * KNOWN_NAME_MAX);
+    this.knownLen[c] = len;
+    this.knownCtx[c] = ctx;
+    if (last < 0) this.knownFirst[parent] = c;
+    else this.knownNext[last] = c;
+    this.knownCount = c + 1;
   }
 
   /** The start tag is complete ('>' or '/>'): all attributes are known. */
