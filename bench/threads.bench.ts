@@ -4,7 +4,7 @@
  *
  *   (a) four 250 MB catalogues: one file at a time on the main thread (`--threads 0`), one at a time
  *       on one pool thread (`--threads 1`), and all at once on 2 and 4 threads: MB/s and the speed-up
- *       over one thread;
+ *       over one thread and over the main thread (issue 12 asks ≥ 1.7x on 2 cores against both);
  *   (b) a backlog of small catalogues (default 400 files of ~250 KB): files/s on 1, 2 and N threads.
  *
  * Each cell is the best of BENCH_REPEAT runs (default 2); the load average is printed with the figures,
@@ -114,15 +114,20 @@ function table(header: string[], rows: string[][]): void {
 async function sweep(label: string, paths: string[], rate: (seconds: number) => number): Promise<string[][]> {
   const rows: string[][] = [];
   let oneThread: number | null = null;
+  let mainThread: number | null = null;
+  const ratio = (figure: number, to: number | null): string =>
+    to === null ? '' : `${(figure / to).toFixed(2)}x`;
   for (const t of THREADS) {
     const r = await best(paths, t);
     const figure = rate(r.seconds);
+    if (t === 0) mainThread = figure;
     if (t === 1) oneThread = figure;
     rows.push([
       threadsLabel(t),
       r.seconds.toFixed(2),
       figure.toFixed(1),
-      oneThread !== null && t > 1 ? `${(figure / oneThread).toFixed(2)}x` : '',
+      t > 1 ? ratio(figure, oneThread) : '',
+      t > 0 ? ratio(figure, mainThread) : '',
       r.cpuSeconds.toFixed(1),
       r.peakMiB.toFixed(0),
       r.loads.join(', '),
@@ -132,7 +137,13 @@ async function sweep(label: string, paths: string[], rate: (seconds: number) => 
   return rows;
 }
 
-const COLUMNS = ['vs 1 thread', 'CPU s', 'peak RSS MiB', 'load avg (1 min) before each run'];
+const COLUMNS = [
+  'vs 1 thread',
+  'vs main thread',
+  'CPU s',
+  'peak RSS MiB',
+  'load avg (1 min) before each run',
+];
 
 async function benchBig(): Promise<void> {
   const set = await files('threads-big', BIG_FILES, BIG_MB * MB);

@@ -125,6 +125,37 @@ describe('conversion thread pool', () => {
     }
   });
 
+  it('gathers a trickle of small network-sized chunks into full batches while the thread is busy', async () => {
+    const pool = new ConvertThreadPool({ threads: 1 });
+    try {
+      const input = large.subarray(0, 8 * 1024 * 1024);
+      const chunks = chunksOf(input, 16 * 1024);
+      // One 16 KiB chunk per turn of the event loop, as a socket delivers them.
+      let next = 0;
+      const trickle = new Readable({
+        read() {
+          setImmediate(() => this.push(next < chunks.length ? Buffer.from(chunks[next++]!) : null));
+        },
+      });
+      const { stream, report } = pool.createConverter({ source: 'trickle.xml' });
+      // A prefix of the document: it ends inside an item, so the verdict is an error at the end.
+      stream.on('error', () => {});
+      stream.resume();
+      trickle.pipe(stream);
+      const r = await report;
+      expect(r.bytes).toBe(input.length);
+      const { batchesIn, bytesIn, batchesOut, bytesOut } = pool.traffic();
+      expect(bytesIn).toBe(input.length);
+      // 512 chunks of 16 KiB: sent one by one they were 512 batches (and as many acknowledgements);
+      // gathered, about one per MiB, plus the short ones sent while the thread had run dry.
+      expect(batchesIn).toBeLessThan(64);
+      expect(batchesOut).toBeGreaterThan(0);
+      expect(bytesOut).toBeGreaterThan(input.length / 3);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('aborts the conversion in its thread when the stream is destroyed, and the thread takes the next file', async () => {
     const pool = new ConvertThreadPool({ threads: 1 });
     try {
