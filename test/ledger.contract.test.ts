@@ -119,6 +119,21 @@ describe.each(LEDGER_KINDS)('ledger (%s)', (kind) => {
     expect((await ledger.claim('w2', 10, LEASE, T0 + 2)).map((f) => f.etag)).toEqual(['new']);
   });
 
+  it('never gives an owner back its own expired rows, nor another version of their keys', async () => {
+    await ledger.recordVersions([v('a.xml', 'old'), v('b.xml', 'x')], 'scan', T0);
+    const mine = await ledger.claim('w1', 10, LEASE, T0);
+    await ledger.recordVersions([v('a.xml', 'new')], 'event', T0 + 1);
+    // w1 paused past its leases: it is still converting them, so its own claim finds nothing...
+    expect(await ledger.claim('w1', 10, LEASE, T0 + 2 * LEASE)).toEqual([]);
+    // ...while another instance takes them over (and still not two versions of a.xml).
+    const taken = await ledger.claim('w2', 10, LEASE, T0 + 2 * LEASE);
+    expect(taken.map((f) => [f.key, f.etag, f.attempts, f.lostLeases])).toEqual([
+      ['a.xml', 'old', 2, 1],
+      ['b.xml', 'x', 2, 1],
+    ]);
+    expect(mine.map((f) => f.id)).toEqual(taken.map((f) => f.id));
+  });
+
   it('backs off: a retried row is not due before its time, and keeps its error', async () => {
     await ledger.recordVersions([v('a.xml', 'e1')], 'scan', T0);
     const [row] = await ledger.claim('w1', 1, LEASE, T0);

@@ -141,3 +141,35 @@ test('claims a file in backoff again when its retry is due, not before (and not 
   await settle();
   expect(await row()).toMatchObject({ state: 'done', attempts: 2 });
 });
+
+test('a pause longer than the lease does not make the pool claim its own conversion again', async () => {
+  // Two slots, so the pool has room to claim; the second version of the key must wait for the first.
+  pool = new WorkerPool({
+    ledger,
+    owner: OWNER,
+    concurrency: 2,
+    leaseMs: LEASE_MS,
+    pollMs: 60_000,
+    logger: createLogger('silent'),
+    process: async (r, s) => {
+      claimed.push(r.etag);
+      await new Promise<void>((resolve) => s.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  });
+  const claimed: string[] = [];
+  pool.start();
+  await settle();
+  expect(claimed).toEqual(['e1']);
+  await ledger.recordVersions([{ bucket: 'xml-bucket', key: 'slow.xml', etag: 'e2' }], 'event');
+
+  // The process was paused (a loaded machine) past its lease: the clock jumps, no renewal has run yet,
+  // and the loop claims first. Another instance may take the row over now; this one must not.
+  vi.setSystemTime(T0 + 2 * LEASE_MS);
+  pool.wake();
+  await settle();
+  expect(claimed).toEqual(['e1']);
+  expect(pool.inFlight).toBe(1);
+  expect(await row()).toMatchObject({ etag: 'e2', state: 'pending' });
+  const [first] = (await ledger.getFileVersions('xml-bucket', 'slow.xml')).filter((v) => v.etag === 'e1');
+  expect(first).toMatchObject({ state: 'processing', attempts: 1, lostLeases: 0 });
+});

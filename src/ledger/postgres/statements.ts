@@ -40,11 +40,11 @@ SET state = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
 FROM (
   SELECT c.id FROM files c
   WHERE ((c.state = 'pending' AND c.next_attempt_at <= @now)
-      OR (c.state = 'processing' AND c.lease_expires_at <= @now))
+      OR (c.state = 'processing' AND c.lease_expires_at <= @now AND c.lease_owner IS DISTINCT FROM @owner))
     AND NOT EXISTS (
       SELECT 1 FROM files o
       WHERE o.bucket = c.bucket AND o.key = c.key AND o.id <> c.id
-        AND ((o.state = 'processing' AND o.lease_expires_at > @now)
+        AND ((o.state = 'processing' AND (o.lease_expires_at > @now OR o.lease_owner = @owner))
           OR (o.id < c.id AND ((o.state = 'pending' AND o.next_attempt_at <= @now)
                             OR (o.state = 'processing' AND o.lease_expires_at <= @now)))))
   ORDER BY c.next_attempt_at, c.id

@@ -15,6 +15,9 @@ ON CONFLICT (bucket, key, etag) DO NOTHING`;
  * lease expired (a crashed worker). At most one row per key (the earliest discovered), and never a key
  * that another live lease is converting, so two versions of one key are never written concurrently
  * (an older version finishing last would overwrite the newer output).
+ * Rows of our own are never taken back, expired or not: we are still converting them (a pause longer
+ * than the lease, on a loaded machine, delays the renewal), and claiming one again would start a second
+ * conversion of it beside the first. Another instance may take them over; we notice at the next renewal.
  * PostgreSQL equivalent: the inner SELECT gets FOR UPDATE SKIP LOCKED.
  */
 export const CLAIM_DUE = `
@@ -25,11 +28,11 @@ SET state = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
 WHERE id IN (
   SELECT f.id FROM files f
   WHERE ((f.state = 'pending' AND f.next_attempt_at <= @now)
-      OR (f.state = 'processing' AND f.lease_expires_at <= @now))
+      OR (f.state = 'processing' AND f.lease_expires_at <= @now AND f.lease_owner IS NOT @owner))
     AND NOT EXISTS (
       SELECT 1 FROM files o
       WHERE o.bucket = f.bucket AND o.key = f.key AND o.id <> f.id
-        AND ((o.state = 'processing' AND o.lease_expires_at > @now)
+        AND ((o.state = 'processing' AND (o.lease_expires_at > @now OR o.lease_owner = @owner))
           OR (o.id < f.id AND ((o.state = 'pending' AND o.next_attempt_at <= @now)
                             OR (o.state = 'processing' AND o.lease_expires_at <= @now)))))
   ORDER BY f.next_attempt_at, f.id
