@@ -39,11 +39,11 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-function startPool(process: WorkerPoolOptions['process'], pollMs = 60_000): WorkerPool {
+function startPool(process: WorkerPoolOptions['process'], pollMs = 60_000, concurrency = 1): WorkerPool {
   pool = new WorkerPool({
     ledger,
     owner: OWNER,
-    concurrency: 1,
+    concurrency,
     leaseMs: LEASE_MS,
     pollMs,
     logger: createLogger('silent'),
@@ -143,21 +143,16 @@ test('claims a file in backoff again when its retry is due, not before (and not 
 });
 
 test('a pause longer than the lease does not make the pool claim its own conversion again', async () => {
+  const claimed: string[] = [];
   // Two slots, so the pool has room to claim; the second version of the key must wait for the first.
-  pool = new WorkerPool({
-    ledger,
-    owner: OWNER,
-    concurrency: 2,
-    leaseMs: LEASE_MS,
-    pollMs: 60_000,
-    logger: createLogger('silent'),
-    process: async (r, s) => {
+  const pool = startPool(
+    async (r, s) => {
       claimed.push(r.etag);
       await new Promise<void>((resolve) => s.addEventListener('abort', () => resolve(), { once: true }));
     },
-  });
-  const claimed: string[] = [];
-  pool.start();
+    60_000,
+    2,
+  );
   await settle();
   expect(claimed).toEqual(['e1']);
   await ledger.recordVersions([{ bucket: 'xml-bucket', key: 'slow.xml', etag: 'e2' }], 'event');
@@ -172,4 +167,29 @@ test('a pause longer than the lease does not make the pool claim its own convers
   expect(await row()).toMatchObject({ etag: 'e2', state: 'pending' });
   const [first] = (await ledger.getFileVersions('xml-bucket', 'slow.xml')).filter((v) => v.etag === 'e1');
   expect(first).toMatchObject({ state: 'processing', attempts: 1, lostLeases: 0 });
+});
+
+test('a row claimed anew while its lost conversion still runs: the old one is aborted, one counted', async () => {
+  const signals: AbortSignal[] = [];
+  // Two slots: one held by the conversion that will be lost, one free to claim the row again.
+  const pool = startPool(
+    async (_r, s) => {
+      signals.push(s);
+      await new Promise<void>((resolve) => s.addEventListener('abort', () => resolve(), { once: true }));
+    },
+    60_000,
+    2,
+  );
+  await settle();
+  // Taken over by another instance (this one paused), which then gave it back for a retry, due now:
+  // this pool claims it again before its own renewal noticed the loss.
+  const [stolen] = await ledger.claim('another-instance', 1, LEASE_MS, T0 + LEASE_MS);
+  await ledger.retryLater(stolen!.id, 'another-instance', { error: 'x', errorCode: 'network' }, T0);
+  vi.setSystemTime(T0 + LEASE_MS);
+  pool.wake();
+  await settle();
+  expect(signals).toHaveLength(2);
+  expect(signals[0]!.aborted).toBe(true);
+  expect(signals[1]!.aborted).toBe(false);
+  expect(pool.inFlight).toBe(1);
 });

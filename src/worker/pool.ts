@@ -180,9 +180,12 @@ export class WorkerPool {
         this.options.logger.error({ fileId: row.id, err }, 'worker crashed on a file');
       })
       .finally(() => {
-        this.tasks.delete(row.id);
+        // Only our own entry: the row may be ours again by now (lost, then claimed anew), under a new task.
+        if (this.tasks.get(row.id) === task) this.tasks.delete(row.id);
         this.wake();
       });
+    // A task still here for this row lost its lease (it aborts at its next renewal); it no longer counts.
+    this.tasks.get(row.id)?.controller.abort();
     this.tasks.set(row.id, task);
   }
 
