@@ -88,8 +88,10 @@ function convert(port: MessagePort, job: JobMessage): void {
         }
         const data = message.data;
         if (stream.destroyed) return;
-        stream.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength), () =>
-          post({ type: 'consumed', count: 1 }),
+        // Once the converter took the batch it holds nothing of it: its buffer goes back for reuse.
+        const spare = data.buffer as ArrayBuffer;
+        stream.write(Buffer.from(spare, data.byteOffset, data.byteLength), () =>
+          port.postMessage({ type: 'consumed', count: 1, spare } satisfies FromThread, [spare]),
         );
         return;
       }

@@ -179,6 +179,8 @@ export interface PoolStats {
 export interface PoolTraffic {
   batchesIn: number;
   bytesIn: number;
+  /** Fresh batch buffers taken for the input; the thread hands consumed ones back for reuse. */
+  buffersIn: number;
   batchesOut: number;
   bytesOut: number;
 }
@@ -186,7 +188,13 @@ export interface PoolTraffic {
 export class ConvertThreadPool {
   private readonly threads = new Set<Thread>();
   private readonly queue: AnyJob[] = [];
-  private readonly counted: PoolTraffic = { batchesIn: 0, bytesIn: 0, batchesOut: 0, bytesOut: 0 };
+  private readonly counted: PoolTraffic = {
+    batchesIn: 0,
+    bytesIn: 0,
+    buffersIn: 0,
+    batchesOut: 0,
+    bytesOut: 0,
+  };
   private closed = false;
   private readonly entry = threadEntry();
 
@@ -402,7 +410,11 @@ class Conversion extends PoolJob<FromThread> {
     });
     // A caller that gave up on the stream may never look at the report: its rejection is not a crash.
     this.report.catch(() => {});
-    this.batcher = new ChunkBatcher((data) => this.sendChunk(data));
+    this.batcher = new ChunkBatcher(
+      (data) => this.sendChunk(data),
+      true,
+      () => this.traffic.buffersIn++,
+    );
     const self = this;
     this.stream = new Duplex({
       readableHighWaterMark: 1024 * 1024,
@@ -500,6 +512,7 @@ class Conversion extends PoolJob<FromThread> {
       }
       case 'consumed': {
         this.inputInFlight -= message.count;
+        if (message.spare) this.batcher.recycle(message.spare);
         this.flushSoon();
         const callback = this.writeCallback;
         if (callback && this.inputInFlight < MAX_BATCHES_IN_FLIGHT) {

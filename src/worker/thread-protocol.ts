@@ -24,8 +24,12 @@ export type ToThread =
 /** thread → main, on the conversion's port. */
 export type FromThread =
   | { type: 'chunk'; data: Uint8Array }
-  /** The converter consumed `count` input batches: the main thread may send that many more. */
-  | { type: 'consumed'; count: number }
+  /**
+   * The converter consumed `count` input batches: the main thread may send that many more. `spare`
+   * is the consumed batch's buffer handed back (transferred) for the next batch, so the stream path
+   * does not take fresh memory (page faults) for every MiB of input.
+   */
+  | { type: 'consumed'; count: number; spare?: ArrayBuffer }
   /** The last message: the report (with `error` set when the file failed or the conversion was aborted). */
   | { type: 'finished'; report: ConversionReport }
   /** The converter refused its options (a RangeError): no report. */
@@ -93,13 +97,27 @@ export function ownsWholeBuffer(chunk: Uint8Array): boolean {
 /**
  * Gathers chunks into batches of `BATCH_BYTES` to send (fewer, larger messages). A chunk is copied
  * unless the caller says it may be given away and it is a whole buffer of at least a quarter batch:
- * then it is sent as it is. A short batch sent by `flush` is copied out, so the batch buffer is kept.
+ * then it is sent as it is. A short batch sent by `flush` is copied out, so the batch buffer is kept,
+ * unless the batches come back (`recycle`): then it goes as a view of its batch buffer, which returns.
  */
 export class ChunkBatcher {
   private batch: Buffer | null = null;
   private filled = 0;
+  /** Batch buffers handed back by the other side, for the next batches. */
+  private readonly spares: Buffer[] = [];
 
-  constructor(private readonly send: (data: Uint8Array) => void) {}
+  constructor(
+    private readonly send: (data: Uint8Array) => void,
+    private readonly recycled = false,
+    /** Told of each fresh batch buffer (not a recycled one). */
+    private readonly onAllocate: () => void = () => {},
+  ) {}
+
+  /** A sent batch's buffer, back from the other side (at most MAX_BATCHES_IN_FLIGHT are kept). */
+  recycle(buffer: ArrayBuffer): void {
+    if (buffer.byteLength === BATCH_BYTES && this.spares.length < MAX_BATCHES_IN_FLIGHT)
+      this.spares.push(Buffer.from(buffer));
+  }
 
   get pending(): number {
     return this.filled;
@@ -113,7 +131,7 @@ export class ChunkBatcher {
     }
     let offset = 0;
     while (offset < chunk.length) {
-      this.batch ??= Buffer.allocUnsafeSlow(BATCH_BYTES);
+      this.batch ??= this.spares.pop() ?? this.allocate();
       const n = Math.min(chunk.length - offset, BATCH_BYTES - this.filled);
       this.batch.set(chunk.subarray(offset, offset + n), this.filled);
       this.filled += n;
@@ -122,11 +140,16 @@ export class ChunkBatcher {
     }
   }
 
+  private allocate(): Buffer {
+    this.onAllocate();
+    return Buffer.allocUnsafeSlow(BATCH_BYTES);
+  }
+
   flush(): void {
     if (this.batch === null || this.filled === 0) return;
     let data: Uint8Array;
-    if (this.filled === BATCH_BYTES) {
-      data = this.batch;
+    if (this.filled === BATCH_BYTES || this.recycled) {
+      data = this.batch.subarray(0, this.filled);
       this.batch = null;
     } else {
       data = new Uint8Array(this.filled);
