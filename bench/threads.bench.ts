@@ -5,16 +5,18 @@
  *   (a) four 250 MB catalogues: one file at a time on the main thread (`--threads 0`), one at a time
  *       on one pool thread (`--threads 1`), and all at once on 2 and 4 threads: MB/s and the speed-up
  *       over one thread and over the main thread (issue 12 asks ≥ 1.7x on 2 cores against both);
- *   (b) a backlog of small catalogues (default 400 files of ~250 KB): files/s on 1, 2 and N threads.
+ *   (b) a backlog of small catalogues (default 400 files of ~250 KB): files/s on 1, 2 and N threads;
+ *   (c) the stream path (bytes arriving on the main thread, as S3 objects do in the service): the
+ *       first 250 MB file piped to `convert -` on the main thread and on one thread, CPU seconds.
  *
  * Each cell is the best of BENCH_REPEAT runs (default 2); the load average is printed with the figures,
- * because the machine's cores are shared. Env: BENCH_THREADS_ONLY=big|small; BENCH_BIG_FILES (4),
+ * because the machine's cores are shared. Env: BENCH_THREADS_ONLY=big|small|stream; BENCH_BIG_FILES (4),
  * BENCH_BIG_MB (250), BENCH_SMALL_FILES (400), BENCH_SMALL_KB (250), BENCH_THREAD_COUNTS (0,1,2,4).
  * MB = 10^6 bytes.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeLargeCatalogue } from '../test/support/catalogue.js';
@@ -61,15 +63,19 @@ interface Run {
   peakMiB: number;
 }
 
-/** One batch CLI run into a fresh output directory. */
-async function batch(paths: string[], threads: number): Promise<Run> {
+/**
+ * One batch CLI run into a fresh output directory. `viaStdin`: the one file is piped to `convert -`,
+ * which takes the stream path (bytes cross to the thread in batches, as S3 objects do in the service).
+ */
+async function batch(paths: string[], threads: number, viaStdin = false): Promise<Run> {
   const out = await mkdtemp(join(tmpdir(), 'ft-bench-threads-'));
+  const input = viaStdin ? await open(paths[0]!, 'r') : null;
   try {
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      [CLI, 'convert', ...paths, '--output-dir', out, '--threads', String(threads)],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      [CLI, 'convert', ...(input ? ['-'] : paths), '--output-dir', out, '--threads', String(threads)],
+      { stdio: [input ? input.fd : 'ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -81,19 +87,21 @@ async function batch(paths: string[], threads: number): Promise<Run> {
     const seconds = (performance.now() - started) / 1000;
     if (code !== 0) throw new Error(`batch CLI exited with ${code}: ${stderr}`);
     const written = (await readdir(out)).filter((f) => f.endsWith('.json')).length;
-    if (written !== paths.length) throw new Error(`expected ${paths.length} outputs, found ${written}`);
+    const expected = input ? 1 : paths.length;
+    if (written !== expected) throw new Error(`expected ${expected} outputs, found ${written}`);
     return { seconds, ...usage };
   } finally {
+    await input?.close();
     await rm(out, { recursive: true, force: true });
   }
 }
 
-async function best(paths: string[], threads: number): Promise<Run & { loads: string[] }> {
+async function best(paths: string[], threads: number, viaStdin = false): Promise<Run & { loads: string[] }> {
   let top: Run | null = null;
   const loads: string[] = [];
   for (let i = 0; i < REPEAT; i++) {
     loads.push(load().split(' ')[0]!);
-    const r = await batch(paths, threads);
+    const r = await batch(paths, threads, viaStdin);
     if (top === null || r.seconds < top.seconds) top = r;
   }
   return { ...top!, loads };
@@ -162,13 +170,36 @@ async function benchSmall(): Promise<void> {
   table(['threads', 'seconds', 'files/s', ...COLUMNS], rows);
 }
 
+/** The stream path's cost: one big file through stdin on the main thread and on one thread. */
+async function benchStream(): Promise<void> {
+  const set = await files('threads-big', BIG_FILES, BIG_MB * MB);
+  const path = set.paths[0]!;
+  const mb = (await stat(path)).size / MB;
+  const rows: string[][] = [];
+  for (const t of [0, 1]) {
+    const r = await best([path], t, true);
+    rows.push([
+      threadsLabel(t),
+      r.seconds.toFixed(2),
+      (mb / r.seconds).toFixed(1),
+      r.cpuSeconds.toFixed(1),
+      r.peakMiB.toFixed(0),
+      r.loads.join(', '),
+    ]);
+    console.log(`stream: threads ${t}: ${rows.at(-1)!.join(', ')}`);
+  }
+  console.log(`\none ${BIG_MB} MB file through stdin (the stream path), best of ${REPEAT}:\n`);
+  table(['threads', 'seconds', 'MB/s', 'CPU s', 'peak RSS MiB', 'load avg (1 min) before each run'], rows);
+}
+
 async function main(): Promise<void> {
   console.log(
     `batch CLI on the thread pool: ${availableParallelism()} cores, Node ${process.version}, load average ${load()}`,
   );
   const only = process.env.BENCH_THREADS_ONLY;
-  if (only !== 'small') await benchBig();
-  if (only !== 'big') await benchSmall();
+  if (only === undefined || only === 'big') await benchBig();
+  if (only === undefined || only === 'small') await benchSmall();
+  if (only === undefined || only === 'stream') await benchStream();
   console.log(`load average at the end ${load()}`);
 }
 
