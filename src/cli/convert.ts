@@ -8,12 +8,13 @@ import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { byteSize, defaultConvertThreads, parseConvertThreads } from '../config/parse.js';
 import { type ConversionReport, createConverter, MAX_IMAGE_TYPE_LIMIT } from '../convert/index.js';
 import { ConfigError, ConversionError } from '../errors.js';
+import { feedFile } from './feed-file.js';
 import { expandGlob, isGlob } from './globs.js';
 
 const HELP = `Usage: file-transformer convert <input|-> [options]
@@ -147,8 +148,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Counts bytes as they pass and redraws one progress line on stderr (a TTY) twice a second. */
-function progressMeter(total: number): { meter: Transform; stop: () => void } {
+/** Counts the bytes read and redraws one progress line on stderr (a TTY) twice a second. */
+function progressMeter(total: number): { count: (bytes: number) => void; stop: () => void } {
   let seen = 0;
   const started = Date.now();
   const draw = (): void => {
@@ -159,14 +160,10 @@ function progressMeter(total: number): { meter: Transform; stop: () => void } {
   };
   const timer = setInterval(draw, 500);
   timer.unref();
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      seen += chunk.length;
-      cb(null, chunk);
-    },
-  });
   return {
-    meter,
+    count: (bytes) => {
+      seen += bytes;
+    },
     stop: () => {
       clearInterval(timer);
       process.stderr.write('\r\x1b[K');
@@ -287,6 +284,32 @@ async function batch(args: Args, outputDir: string): Promise<number> {
   });
 }
 
+/**
+ * Streams the input (a file, or stdin when `inputPath` is null) through the converter into `output`.
+ * Resolves with the first error, null when everything went through. A conversion or write error
+ * comes from the output side and says more than the input side's "stream destroyed", so it wins.
+ */
+async function convertInto(
+  converter: Duplex,
+  output: Writable,
+  input: { inputPath: string | null; onBytes: ((bytes: number) => void) | undefined },
+): Promise<Error | null> {
+  if (input.inputPath === null) {
+    return pipeline(process.stdin, converter, output).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
+  }
+  const written = pipeline(converter, output);
+  const read = feedFile(input.inputPath, converter, input.onBytes);
+  // A read error must stop the conversion too (the converter would wait for the rest of the input).
+  read.catch((err: unknown) => converter.destroy(err as Error));
+  const [readResult, writeResult] = await Promise.allSettled([read, written]);
+  if (writeResult.status === 'rejected') return writeResult.reason as Error;
+  if (readResult.status === 'rejected') return readResult.reason as Error;
+  return null;
+}
+
 async function single(args: Args, inputPath: string): Promise<number> {
   const fromStdin = inputPath === '-';
   let inputSize = 0;
@@ -312,9 +335,6 @@ async function single(args: Args, inputPath: string): Promise<number> {
   const temp = args.output
     ? tempPathNear(resolve(args.output))
     : join(tmpdir(), `file-transformer-${uniqueSuffix()}.json.tmp`);
-  const input: Readable = fromStdin
-    ? process.stdin
-    : createReadStream(inputPath, { highWaterMark: 1024 * 1024 });
   const progress =
     !fromStdin && process.stderr.isTTY && inputSize > PROGRESS_MIN_BYTES ? progressMeter(inputSize) : null;
 
@@ -327,14 +347,10 @@ async function single(args: Args, inputPath: string): Promise<number> {
   process.once('SIGINT', onInterrupt);
   let ioError: Error | null = null;
   try {
-    await pipeline(
-      input,
-      progress ? progress.meter : new PassThrough(),
-      converter,
-      createWriteStream(temp, { highWaterMark: 1024 * 1024 }),
-    );
-  } catch (err) {
-    ioError = err as Error;
+    ioError = await convertInto(converter, createWriteStream(temp, { highWaterMark: 1024 * 1024 }), {
+      inputPath: fromStdin ? null : inputPath,
+      onBytes: progress?.count,
+    });
   } finally {
     progress?.stop();
   }

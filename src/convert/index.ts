@@ -180,10 +180,14 @@ export function createConverter(options: ConvertOptions = {}): {
         try {
           if (mode === 'undecided') {
             // Sniff the gzip magic (1f 8b); the first chunk may be a single byte.
-            sniffed = sniffed ? Buffer.concat([sniffed, chunk]) : chunk;
-            if (sniffed.length < 2) return callback();
-            mode = sniffed[0] === 0x1f && sniffed[1] === 0x8b ? 'gzip' : 'plain';
-            chunk = sniffed;
+            const head = sniffed ? Buffer.concat([sniffed, chunk]) : chunk;
+            if (head.length < 2) {
+              // Held past the callback, so a copy: the caller may reuse its chunk then (the CLI does).
+              sniffed = Buffer.from(head);
+              return callback();
+            }
+            mode = head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : 'plain';
+            chunk = head;
             sniffed = null;
           }
           route(chunk, callback);
