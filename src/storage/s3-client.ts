@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { isLoopback } from '../config/parse.js';
 import type { S3Settings } from '../config/types.js';
 
 /** Default for IO_TIMEOUT_SECONDS: connect, socket idle, and wait for an answer, per request. */
@@ -82,8 +83,8 @@ function unsignedUploads(client: S3Client): void {
 export function linkProtectsPayload(endpoint: string | undefined): boolean {
   if (endpoint === undefined) return true;
   const url = new URL(endpoint);
-  if (url.protocol === 'https:') return true;
-  return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  // URL keeps an IPv6 literal in brackets ([::1]); isLoopback takes the bare address.
+  return url.protocol === 'https:' || isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1'));
 }
 
 /** Largest request body the service sends in one request (an output part, 8 MiB; reports are smaller). */
