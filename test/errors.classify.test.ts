@@ -8,21 +8,18 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ObjectRef, type TransformerError, toTransformerError } from '../src/errors.js';
 import { createS3Client } from '../src/storage/s3-client.js';
-import { FaultProxy } from './support/fault-proxy.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
+import { S3RVER_CREDENTIALS } from './support/s3rver.js';
 
-let s3rver: TestS3;
-let proxy: FaultProxy;
+let s3: FaultyS3;
 const clients: S3Client[] = [];
 
 beforeAll(async () => {
-  s3rver = await startS3rver(['xml-bucket']);
-  proxy = await FaultProxy.start(s3rver.endpoint);
+  s3 = await startFaultyS3(['xml-bucket']);
 });
 afterAll(async () => {
   for (const c of clients) c.destroy();
-  await proxy.close();
-  await s3rver.close();
+  await s3.close();
 });
 
 function client(
@@ -57,7 +54,7 @@ describe('toTransformerError on real S3 failures', () => {
   it('a missing key is object-gone (final), and carries the object it was given', async () => {
     const object = { bucket: 'xml-bucket', key: 'nope.xml', etag: 'e1' };
     const e = await failureOf(
-      client(s3rver.endpoint).send(new GetObjectCommand({ Bucket: 'xml-bucket', Key: 'nope.xml' })),
+      s3.direct.send(new GetObjectCommand({ Bucket: 'xml-bucket', Key: 'nope.xml' })),
       object,
     );
     expect(fields(e)).toEqual({
@@ -73,7 +70,7 @@ describe('toTransformerError on real S3 failures', () => {
 
   it('a missing bucket is not a missing object: no-such-bucket, retried', async () => {
     const e = await failureOf(
-      client(s3rver.endpoint).send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'a.xml' })),
+      s3.direct.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'a.xml' })),
     );
     expect(fields(e)).toEqual({
       name: 'TransientError',
@@ -86,14 +83,14 @@ describe('toTransformerError on real S3 failures', () => {
 
   it('a HEAD on a missing key (no error body) is object-gone', async () => {
     const e = await failureOf(
-      client(s3rver.endpoint).send(new HeadObjectCommand({ Bucket: 'xml-bucket', Key: 'nope.xml' })),
+      s3.direct.send(new HeadObjectCommand({ Bucket: 'xml-bucket', Key: 'nope.xml' })),
     );
     expect(fields(e)).toMatchObject({ code: 'object-gone', retryable: false, statusCode: 404 });
   });
 
   it('unknown credentials are access-denied (final)', async () => {
     const e = await failureOf(
-      client(s3rver.endpoint, { accessKeyId: 'WRONG', secretAccessKey: 'WRONG' }).send(
+      client(s3.s3rver.endpoint, { accessKeyId: 'WRONG', secretAccessKey: 'WRONG' }).send(
         new GetObjectCommand({ Bucket: 'xml-bucket', Key: 'a.xml' }),
       ),
     );
@@ -117,12 +114,12 @@ describe('toTransformerError on real S3 failures', () => {
       'PermanentRedirect',
     ],
   ])('an answer %j is %s', async (fault, code, statusCode, serviceCode) => {
-    proxy.clear();
-    proxy.inject({ fault });
+    s3.proxy.clear();
+    s3.proxy.inject({ fault });
     // Every request gets the fault, so the SDK's own retries end on the same answer.
-    const c = client(proxy.url);
+    const c = client(s3.proxy.url);
     const e = await failureOf(c.send(new GetObjectCommand({ Bucket: 'xml-bucket', Key: 'a.xml' })));
-    proxy.clear();
+    s3.proxy.clear();
     const retryable = code === 'throttled' || code === 'unavailable';
     expect(fields(e)).toMatchObject({ code, retryable, statusCode, serviceCode });
   });

@@ -4,30 +4,26 @@
  * and loses nothing: every file uploaded before, during and after is converted, and written once.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { FaultProxy } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import { createDatabase, type PostgresServer, startPostgresServer } from './support/postgres-server.js';
-import { startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject, startTestService, type TestService, waitFor } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
 let server: PostgresServer;
-let s3rver: TestS3;
-let proxy: FaultProxy;
+let s3: FaultyS3;
 let t: TestService;
 
 beforeAll(async () => {
-  [server, s3rver] = await Promise.all([startPostgresServer(), startS3rver(['xml-bucket', 'json-bucket'])]);
-  proxy = await FaultProxy.start(s3rver.endpoint);
+  [server, s3] = await Promise.all([startPostgresServer(), startFaultyS3()]);
   const db = await createDatabase(server.url);
   t = await startTestService({
-    endpoint: proxy.url,
+    endpoint: s3.proxy.url,
     env: { DATABASE_URL: db.url, LEASE_SECONDS: '3', CONCURRENCY: '2' },
   });
 });
 afterAll(async () => {
   await t?.close();
-  await proxy?.close();
-  await s3rver?.close();
+  await s3?.close();
   await server?.stop();
 });
 
@@ -76,7 +72,7 @@ it('reports not ready while PostgreSQL is down, recovers by itself, and loses no
   const files = (await t.service.listFiles({ prefix: 'restart/', limit: 1000 })).files;
   expect(files).toHaveLength(50);
   expect(files.filter((f) => f.state !== 'done')).toEqual([]);
-  const writes = proxy.log.filter(
+  const writes = s3.proxy.log.filter(
     (r) => r.method === 'PUT' && r.status === 200 && r.path.startsWith('/json-bucket/restart/'),
   );
   expect(writes).toHaveLength(50);

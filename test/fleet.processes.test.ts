@@ -11,14 +11,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { MIGRATIONS } from '../src/ledger/postgres/migrations.js';
-import { createS3Client } from '../src/storage/s3-client.js';
-import { FaultProxy } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import { createDatabase } from './support/postgres-server.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
 import { getText, putObject, waitFor } from './support/service.js';
 import { type ServeProcess, serviceEnv, spawnServe } from './support/service-process.js';
 import { smallCatalogue } from './support/small-catalogue.js';
@@ -30,28 +28,22 @@ const broken = (i: number) => i % 25 === 7;
 const keyOf = (i: number) => `fleet/f${String(i).padStart(5, '0')}.xml`;
 const BROKEN_XML = '<items><item id="1"><category>A</category></item>';
 
-let s3rver: TestS3;
-let proxy: FaultProxy;
-let s3: S3Client;
+let s3: FaultyS3;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  s3rver = await startS3rver(['xml-bucket', 'json-bucket']);
-  proxy = await FaultProxy.start(s3rver.endpoint);
-  s3 = createS3Client({ region: 'us-east-1', endpoint: s3rver.endpoint, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3();
 });
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
-  s3?.destroy();
-  await proxy?.close();
-  await s3rver?.close();
+  await s3?.close();
 });
 
 async function instanceEnv(databaseUrl: string): Promise<Record<string, string>> {
   const dataDir = await mkdtemp(join(tmpdir(), 'ft-fleet-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
   return {
-    ...serviceEnv({ endpoint: proxy.url, dataDir }),
+    ...serviceEnv({ endpoint: s3.proxy.url, dataDir }),
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: '4',
     EVENTS: 'true',
@@ -90,7 +82,7 @@ async function listKeys(bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const page = await s3.send(
+    const page = await s3.direct.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
     for (const o of page.Contents ?? []) keys.push(o.Key!);
@@ -102,7 +94,7 @@ async function listKeys(bucket: string, prefix: string): Promise<string[]> {
 /** Completed writes of one object, as the proxy saw them (PUT, or a completed multipart upload). */
 function completedWrites(): Map<string, number> {
   const writes = new Map<string, number>();
-  for (const r of proxy.log) {
+  for (const r of s3.proxy.log) {
     if (r.status === undefined || r.status >= 300) continue;
     const [path, query = ''] = r.path.split('?');
     const single = r.method === 'PUT' && !query.includes('partNumber');
@@ -130,7 +122,12 @@ it(`converts ${FILES} files exactly once across ${INSTANCES} instances, one kill
       ...(await Promise.all(
         batch.map(async (n) => ({
           key: keyOf(n),
-          etag: await putObject(s3, 'xml-bucket', keyOf(n), broken(n) ? BROKEN_XML : smallCatalogue(n, 1)),
+          etag: await putObject(
+            s3.direct,
+            'xml-bucket',
+            keyOf(n),
+            broken(n) ? BROKEN_XML : smallCatalogue(n, 1),
+          ),
         })),
       )),
     );
@@ -169,7 +166,7 @@ it(`converts ${FILES} files exactly once across ${INSTANCES} instances, one kill
   expect(writes.size).toBe(good.length);
   for (let n = 0; n < FILES; n += broken(n + 1) ? 1 : 7) {
     if (broken(n)) continue;
-    expect(JSON.parse(await getText(s3, 'json-bucket', `${keyOf(n)}.json`))).toEqual([
+    expect(JSON.parse(await getText(s3.direct, 'json-bucket', `${keyOf(n)}.json`))).toEqual([
       {
         product_id: String(n),
         product_category: 'Jeans',

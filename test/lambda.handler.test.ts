@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../src/storage/s3-client.js';
-import { FaultProxy, objectPath } from './support/fault-proxy.js';
+import { objectPath } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import {
   buildLambda,
   eventBridgeEvent,
@@ -23,7 +23,6 @@ import {
   snsWrapped,
   sqsEvent,
 } from './support/lambda.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
 import { getObjectWithMetadata, putObject } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
@@ -32,36 +31,30 @@ const TARGET = 'json-bucket';
 
 let work: string;
 let functionDir: string;
-let s3rver: TestS3;
-let proxy: FaultProxy;
-let s3: S3Client;
+let s3: FaultyS3;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ft-lambda-'));
   ({ functionDir } = await buildLambda(work));
-  s3rver = await startS3rver([SOURCE, TARGET]);
-  proxy = await FaultProxy.start(s3rver.endpoint);
-  s3 = createS3Client({ region: 'us-east-1', endpoint: s3rver.endpoint, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3([SOURCE, TARGET]);
 });
 
 afterAll(async () => {
-  s3?.destroy();
-  await proxy?.close();
-  await s3rver?.close();
+  await s3?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 /** The function's configuration: the service's variables, S3 reached through the fault proxy. */
 const env = (extra: Record<string, string> = {}) =>
-  lambdaEnv({ SOURCE_BUCKET: SOURCE, TARGET_BUCKET: TARGET, S3_ENDPOINT: proxy.url, ...extra });
+  lambdaEnv({ SOURCE_BUCKET: SOURCE, TARGET_BUCKET: TARGET, S3_ENDPOINT: s3.proxy.url, ...extra });
 
 async function upload(key: string, body: string): Promise<S3Object> {
-  const etag = await putObject(s3, SOURCE, key, body);
+  const etag = await putObject(s3.direct, SOURCE, key, body);
   return { bucket: SOURCE, key, etag, size: Buffer.byteLength(body) };
 }
 
 async function products(key: string): Promise<{ ids: string[]; metadata: Record<string, string> }> {
-  const out = await getObjectWithMetadata(s3, TARGET, `${key}.json`);
+  const out = await getObjectWithMetadata(s3.direct, TARGET, `${key}.json`);
   return {
     ids: (JSON.parse(out.body) as { product_id: string }[]).map((p) => p.product_id),
     metadata: out.metadata,
@@ -70,7 +63,7 @@ async function products(key: string): Promise<{ ids: string[]; metadata: Record<
 
 async function headStatus(bucket: string, key: string): Promise<number> {
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    await s3.direct.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return 200;
   } catch (err) {
     return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 0;
@@ -123,7 +116,7 @@ describe('SQS events', () => {
     );
     expect(run.result).toEqual({ batchItemFailures: [] });
     expect(await headStatus(TARGET, `${broken.key}.json`)).toBe(404);
-    const report = await getObjectWithMetadata(s3, TARGET, `_reports/${broken.key}.report.json`);
+    const report = await getObjectWithMetadata(s3.direct, TARGET, `_reports/${broken.key}.report.json`);
     expect(report.metadata['source-etag']).toBe(broken.etag);
     expect(JSON.parse(report.body)).toMatchObject({
       etag: broken.etag,
@@ -153,7 +146,7 @@ describe('SQS events', () => {
     const healthy = await upload('sqs/healthy.xml', smallCatalogue(400, 2));
     const throttled = await upload('sqs/throttled.xml', smallCatalogue(500, 2));
     // More 503s than the SDK's 3 attempts, on the throttled object's GET only.
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, throttled.key),
       fault: { kind: 'slowDown' },
@@ -169,7 +162,7 @@ describe('SQS events', () => {
       expect(await headStatus(TARGET, `${throttled.key}.json`)).toBe(404);
       expect((await products(healthy.key)).ids).toEqual(['400', '401']);
     } finally {
-      proxy.clear();
+      s3.proxy.clear();
     }
     // SQS delivers the failed message again once S3 is back.
     const again = await invokeLambda(
@@ -185,8 +178,8 @@ describe('SQS events', () => {
     const object = await upload('sqs/twice.xml', smallCatalogue(600, 2));
     const event = await sqsEvent({ id: 'm-twice', body: await s3Notification(object) });
     expect((await invokeLambda(functionDir, event, env())).result).toEqual({ batchItemFailures: [] });
-    const gets = () => proxy.count('GET', objectPath(SOURCE, object.key));
-    const puts = () => proxy.count('PUT', objectPath(TARGET, `${object.key}.json`));
+    const gets = () => s3.proxy.count('GET', objectPath(SOURCE, object.key));
+    const puts = () => s3.proxy.count('PUT', objectPath(TARGET, `${object.key}.json`));
     expect([gets(), puts()]).toEqual([1, 1]);
 
     const duplicate = await invokeLambda(functionDir, event, env());
@@ -233,7 +226,7 @@ describe('direct S3 invocations', () => {
 
   it('rejects the invocation on a transient fault, so Lambda retries the event', async () => {
     const object = await upload('direct/b.xml', smallCatalogue(950, 1));
-    proxy.inject({
+    s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, object.key),
       fault: { kind: 'status', status: 500, code: 'InternalError' },
@@ -242,7 +235,7 @@ describe('direct S3 invocations', () => {
       const run = await invokeLambda(functionDir, await s3Notification(object), env());
       expect(run.error).toMatch(/transient/);
     } finally {
-      proxy.clear();
+      s3.proxy.clear();
     }
   });
 });

@@ -6,11 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Ledger } from '../src/ledger/index.js';
-import { createS3Client } from '../src/storage/s3-client.js';
-import { FaultProxy, objectPath } from './support/fault-proxy.js';
+import { objectPath } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import {
   buildLambda,
   invokeLambda,
@@ -20,7 +19,6 @@ import {
   sqsEvent,
 } from './support/lambda.js';
 import { ledgerStore, type TestLedgerStore } from './support/ledgers.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
@@ -31,18 +29,14 @@ const TARGET = 'json-bucket';
 
 let work: string;
 let functionDir: string;
-let s3rver: TestS3;
-let proxy: FaultProxy;
-let s3: S3Client;
+let s3: FaultyS3;
 let store: TestLedgerStore;
 let ledger: Ledger;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ft-lambda-ledger-'));
   ({ functionDir } = await buildLambda(work));
-  s3rver = await startS3rver([SOURCE, TARGET]);
-  proxy = await FaultProxy.start(s3rver.endpoint);
-  s3 = createS3Client({ region: 'us-east-1', endpoint: s3rver.endpoint, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3([SOURCE, TARGET]);
   store = await ledgerStore('postgres');
   ledger = await store.open(work);
 });
@@ -50,9 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ledger?.close();
   await store?.dispose();
-  s3?.destroy();
-  await proxy?.close();
-  await s3rver?.close();
+  await s3?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -60,12 +52,12 @@ const env = () =>
   lambdaEnv({
     SOURCE_BUCKET: SOURCE,
     TARGET_BUCKET: TARGET,
-    S3_ENDPOINT: proxy.url,
+    S3_ENDPOINT: s3.proxy.url,
     DATABASE_URL: store.databaseUrl!,
   });
 
 async function upload(key: string, body: string): Promise<S3Object> {
-  const etag = await putObject(s3, SOURCE, key, body);
+  const etag = await putObject(s3.direct, SOURCE, key, body);
   return { bucket: SOURCE, key, etag, size: Buffer.byteLength(body) };
 }
 
@@ -96,7 +88,7 @@ it(
       expect.objectContaining({ msg: "the ledger already has this version's outcome", state: 'done' }),
     );
     expect(await row(object.key)).toEqual(done);
-    expect(proxy.count('GET', objectPath(SOURCE, object.key))).toBe(1);
+    expect(s3.proxy.count('GET', objectPath(SOURCE, object.key))).toBe(1);
   },
   SLOW,
 );
@@ -116,7 +108,7 @@ it(
     );
     expect(run.result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-held' }] });
     expect(await row(object.key)).toMatchObject({ state: 'processing', leaseOwner: 'server-1', attempts: 1 });
-    expect(proxy.count('GET', objectPath(SOURCE, object.key))).toBe(0);
+    expect(s3.proxy.count('GET', objectPath(SOURCE, object.key))).toBe(0);
   },
   SLOW,
 );
@@ -125,14 +117,14 @@ it(
   'a transient failure is recorded as pending with its error; the redelivery converts it',
   async () => {
     const object = await upload('fleet/throttled.xml', smallCatalogue(30, 2));
-    proxy.inject({ method: 'GET', path: objectPath(SOURCE, object.key), fault: { kind: 'slowDown' } });
+    s3.proxy.inject({ method: 'GET', path: objectPath(SOURCE, object.key), fault: { kind: 'slowDown' } });
     const event = await sqsEvent({ id: 'm-t', body: await s3Notification(object) });
     try {
       expect((await invokeLambda(functionDir, event, env())).result).toEqual({
         batchItemFailures: [{ itemIdentifier: 'm-t' }],
       });
     } finally {
-      proxy.clear();
+      s3.proxy.clear();
     }
     expect(await row(object.key)).toMatchObject({ state: 'pending', attempts: 1, errorCode: 'throttled' });
 

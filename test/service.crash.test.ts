@@ -10,14 +10,13 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { convertChunks } from '../src/convert/index.js';
-import { createS3Client } from '../src/storage/s3-client.js';
 import { writeLargeCatalogue } from './support/catalogue.js';
-import { FaultProxy, objectPath } from './support/fault-proxy.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
+import { objectPath } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import { putObject, waitFor } from './support/service.js';
 import { type ServeProcess, serviceEnv, spawnServe } from './support/service-process.js';
 import { smallCatalogue } from './support/small-catalogue.js';
@@ -29,16 +28,14 @@ const SMALL_KEYS = ['small/a.xml', 'small/b.xml', 'small/c.xml'];
 /** Large enough that the output needs several 8 MiB parts (multipart upload). */
 const BIG_BYTES = 28 * 1024 * 1024;
 
-let s3: TestS3;
-let proxy: FaultProxy;
-let direct: S3Client;
+let s3: FaultyS3;
 let work: string;
 let bigPath: string;
 let service: ServeProcess | null = null;
 
 async function startService(): Promise<ServeProcess> {
   return spawnServe({
-    ...serviceEnv({ endpoint: proxy.url, dataDir: join(work, 'data') }),
+    ...serviceEnv({ endpoint: s3.proxy.url, dataDir: join(work, 'data') }),
     // A crashed instance's rows come back after this long.
     LEASE_SECONDS: '2',
     RETRY_BASE_SECONDS: '0.05',
@@ -60,12 +57,12 @@ async function versions(url: string, key: string): Promise<Row[]> {
 }
 
 async function targetKeys(): Promise<string[]> {
-  const res = await direct.send(new ListObjectsV2Command({ Bucket: TARGET }));
+  const res = await s3.direct.send(new ListObjectsV2Command({ Bucket: TARGET }));
   return (res.Contents ?? []).map((o) => o.Key!).sort();
 }
 
 async function sha256OfObject(key: string): Promise<string> {
-  const res = await direct.send(new GetObjectCommand({ Bucket: TARGET, Key: key }));
+  const res = await s3.direct.send(new GetObjectCommand({ Bucket: TARGET, Key: key }));
   const hash = createHash('sha256');
   for await (const chunk of res.Body as AsyncIterable<Buffer>) hash.update(chunk);
   return hash.digest('hex');
@@ -75,28 +72,24 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'ft-crash-'));
   bigPath = join(work, 'big.xml');
   await writeLargeCatalogue(bigPath, BIG_BYTES, 3);
-  s3 = await startS3rver();
-  proxy = await FaultProxy.start(s3.endpoint);
-  direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3();
   await new Upload({
-    client: direct,
+    client: s3.direct,
     params: { Bucket: SOURCE, Key: BIG_KEY, Body: createReadStream(bigPath) },
   }).done();
   for (const [i, key] of SMALL_KEYS.entries())
-    await putObject(direct, SOURCE, key, smallCatalogue(i * 100, 4));
+    await putObject(s3.direct, SOURCE, key, smallCatalogue(i * 100, 4));
 });
 
 afterAll(async () => {
   await service?.kill();
-  direct?.destroy();
-  await proxy?.close();
   await s3?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 test('kill -9 mid-conversion: no partial output, and after a restart every file converted exactly once', async () => {
   // The first download of the big file trickles (~28 s for the whole file): the kill lands mid-way.
-  proxy.inject({
+  s3.proxy.inject({
     method: 'GET',
     path: objectPath(SOURCE, BIG_KEY),
     times: 1,
@@ -112,7 +105,7 @@ test('kill -9 mid-conversion: no partial output, and after a restart every file 
   await waitFor(
     async () => {
       for (const key of SMALL_KEYS) if ((await versions(first.url, key))[0]?.state !== 'done') return false;
-      return proxy.count('PUT', partUpload) >= 1;
+      return s3.proxy.count('PUT', partUpload) >= 1;
     },
     60_000,
     'the small files and a first part of the big output',
@@ -125,7 +118,7 @@ test('kill -9 mid-conversion: no partial output, and after a restart every file 
 
   // Nothing of the big file is visible: its parts belong to a multipart upload never completed.
   expect(await targetKeys()).toEqual(SMALL_KEYS.map((k) => `${k}.json`));
-  expect(proxy.count('POST', completions)).toBe(0);
+  expect(s3.proxy.count('POST', completions)).toBe(0);
 
   service = await startService();
   const second = service;
@@ -143,9 +136,9 @@ test('kill -9 mid-conversion: no partial output, and after a restart every file 
   expect(await targetKeys()).toEqual([BIG_KEY, ...SMALL_KEYS].map((k) => `${k}.json`).sort());
   // Exactly once: one completed upload of the big output, one PUT of each small output, one ledger
   // row per key.
-  expect(proxy.count('POST', completions)).toBe(1);
+  expect(s3.proxy.count('POST', completions)).toBe(1);
   for (const key of SMALL_KEYS) {
-    expect(proxy.count('PUT', objectPath(TARGET, `${key}.json`))).toBe(1);
+    expect(s3.proxy.count('PUT', objectPath(TARGET, `${key}.json`))).toBe(1);
     const rows = await versions(second.url, key);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ state: 'done', attempts: 1 });

@@ -4,12 +4,11 @@
  * exactly the bytes a direct conversion gives; transient failures are retried (and counted in the
  * metrics), final ones are not.
  */
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertChunks } from '../src/convert/index.js';
-import { createS3Client } from '../src/storage/s3-client.js';
-import { FaultProxy, objectPath } from './support/fault-proxy.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
+import { objectPath } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import { putObject, startTestService, type TestService, waitFor, waitForFile } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
@@ -24,18 +23,13 @@ const RETRY_FOR_HOURS = String(10 / 3600);
 const METRICS_SOURCE = 'metrics-xml';
 const METRICS_TARGET = 'metrics-json';
 
-let s3: TestS3;
-let proxy: FaultProxy;
+let s3: FaultyS3;
 let ts: TestService;
-/** Talks to s3rver directly, around the proxy: the test's own uploads and reads never fault. */
-let direct: S3Client;
 
 beforeAll(async () => {
-  s3 = await startS3rver([SOURCE, TARGET, METRICS_SOURCE, METRICS_TARGET]);
-  proxy = await FaultProxy.start(s3.endpoint);
-  direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3([SOURCE, TARGET, METRICS_SOURCE, METRICS_TARGET]);
   ts = await startTestService({
-    endpoint: proxy.url,
+    endpoint: s3.proxy.url,
     // A short stall timeout: the slow-body test's 20 ms gaps stay well under it.
     env: { RETRY_FOR_HOURS, STALL_TIMEOUT_SECONDS: '1' },
   });
@@ -43,8 +37,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ts?.close();
-  direct?.destroy();
-  await proxy?.close();
   await s3?.close();
 });
 
@@ -54,13 +46,13 @@ async function retries(): Promise<number> {
 
 /** Uploads `xml` under `key`, lets the service find it (scan), waits for a final state. */
 async function convertThroughService(key: string, xml: string) {
-  await putObject(direct, SOURCE, key, xml);
+  await putObject(s3.direct, SOURCE, key, xml);
   await ts.service.requestScan('api');
   return waitForFile(ts.service, key, ['done', 'failed', 'gone', 'skipped'], 60_000);
 }
 
 async function output(key: string): Promise<string> {
-  const res = await direct.send(new GetObjectCommand({ Bucket: TARGET, Key: `${key}.json` }));
+  const res = await s3.direct.send(new GetObjectCommand({ Bucket: TARGET, Key: `${key}.json` }));
   return res.Body!.transformToString();
 }
 
@@ -78,7 +70,7 @@ describe('transient faults are retried and the output is still exact', () => {
     const key = 'faults/throttled-get.xml';
     const before = await retries();
     // The SDK tries 3 times per request: 4 SlowDowns fail the first attempt, the second one succeeds.
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       times: 4,
@@ -95,7 +87,7 @@ describe('transient faults are retried and the output is still exact', () => {
   test('downloads reset in the middle of the body', async () => {
     const key = 'faults/reset-get.xml';
     const before = await retries();
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       times: 2,
@@ -111,7 +103,7 @@ describe('transient faults are retried and the output is still exact', () => {
   test('throttled uploads of the output', async () => {
     const key = 'faults/throttled-put.xml';
     const before = await retries();
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'PUT',
       path: objectPath(TARGET, `${key}.json`),
       times: 4,
@@ -128,7 +120,7 @@ describe('transient faults are retried and the output is still exact', () => {
   test('slow bodies are waited for, not cut', async () => {
     const key = 'faults/slow-get.xml';
     const before = await retries();
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       times: 1,
@@ -145,7 +137,7 @@ describe('transient faults are retried and the output is still exact', () => {
     const key = 'faults/stalled-get.xml';
     const before = await retries();
     // 4 KB pieces 8 s apart: the first attempt gets one piece, then nothing for longer than 1 s.
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       times: 1,
@@ -161,7 +153,7 @@ describe('transient faults are retried and the output is still exact', () => {
   test('server errors on every attempt end as failed after RETRY_FOR_HOURS, nothing written', async () => {
     const key = 'faults/always-500.xml';
     const before = await retries();
-    proxy.inject({
+    s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       fault: { kind: 'status', status: 500, code: 'InternalError' },
@@ -171,7 +163,7 @@ describe('transient faults are retried and the output is still exact', () => {
     expect(row.attempts).toBeGreaterThanOrEqual(2);
     expect(row.error).toMatch(new RegExp(`gave up after retrying for \\d+ s \\(${row.attempts} attempts\\)`));
     // Every service attempt made up to the SDK's 3 tries (fewer once the SDK's retry quota runs low).
-    const gets = proxy.count('GET', objectPath(SOURCE, key));
+    const gets = s3.proxy.count('GET', objectPath(SOURCE, key));
     expect(gets).toBeGreaterThanOrEqual(row.attempts);
     expect(gets).toBeLessThanOrEqual(row.attempts * 3);
     expect(await retries()).toBe(before + row.attempts - 1);
@@ -183,10 +175,10 @@ describe('a report that cannot be stored is a retryable failure of its version',
   const REPORTS = '_reports/';
   /** PUTs of `key` that s3rver stored (answered 200 upstream), faulted or not on the way back. */
   const storedPuts = (key: string) =>
-    proxy.log.filter((r) => r.method === 'PUT' && objectPath(TARGET, key).test(r.path) && r.status === 200)
+    s3.proxy.log.filter((r) => r.method === 'PUT' && objectPath(TARGET, key).test(r.path) && r.status === 200)
       .length;
   const reportOf = async (key: string) => {
-    const res = await direct.send(
+    const res = await s3.direct.send(
       new GetObjectCommand({ Bucket: TARGET, Key: `${REPORTS}${key}.report.json` }),
     );
     return JSON.parse(await res.Body!.transformToString()) as { etag: string; itemsRejected: number };
@@ -196,7 +188,7 @@ describe('a report that cannot be stored is a retryable failure of its version',
    * SDK's retry quota runs low, so these may take more than one attempt of the service).
    */
   const failReportPut = (key: string) =>
-    proxy.inject({
+    s3.proxy.inject({
       method: 'PUT',
       path: objectPath(TARGET, `${REPORTS}${key}.report.json`),
       times: 3,
@@ -240,14 +232,14 @@ describe('a report that cannot be stored is a retryable failure of its version',
     const first = await convertThroughService(key, bad);
     expect(first).toMatchObject({ state: 'done', itemsRejected: 1 });
     expect((await reportOf(key)).etag).toBe(first.etag);
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'DELETE',
       path: objectPath(TARGET, `${REPORTS}${key}.report.json`),
       times: 3,
       fault: { kind: 'status', status: 500, code: 'InternalError' },
     });
     const clean = smallCatalogue(1300, 2);
-    const etag = await putObject(direct, SOURCE, key, clean);
+    const etag = await putObject(s3.direct, SOURCE, key, clean);
     await ts.service.requestScan('api');
     const row = await waitFor(async () => {
       const version = (await ts.service.getFileVersions(key)).find((v) => v.etag === etag);
@@ -266,7 +258,7 @@ describe('final errors are not retried', () => {
   test('access denied on the source ends as failed after one request', async () => {
     const key = 'faults/denied.xml';
     const before = await retries();
-    proxy.inject({
+    s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       fault: { kind: 'status', status: 403, code: 'AccessDenied' },
@@ -274,7 +266,7 @@ describe('final errors are not retried', () => {
     const row = await convertThroughService(key, smallCatalogue(800, 2));
     expect(row).toMatchObject({ state: 'failed', attempts: 1 });
     expect(row.error).toMatch(/AccessDenied|denied/i);
-    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
+    expect(s3.proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
     expect(await retries()).toBe(before);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
@@ -284,7 +276,7 @@ describe('final errors are not retried', () => {
     const before = await retries();
     const row = await convertThroughService(key, '<nsx:items><nsx:item id="1"><nsx:category>x</nsx:items>');
     expect(row).toMatchObject({ state: 'failed', attempts: 1 });
-    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
+    expect(s3.proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
     expect(await retries()).toBe(before);
     await expect(output(key)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
@@ -292,21 +284,21 @@ describe('final errors are not retried', () => {
   test('an object deleted before it is read ends as gone', async () => {
     const key = 'faults/vanished.xml';
     // The listing still shows it, but every read says it is not there (as after a delete).
-    proxy.inject({
+    s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       fault: { kind: 'status', status: 404, code: 'NoSuchKey' },
     });
     const row = await convertThroughService(key, smallCatalogue(900, 1));
     expect(row).toMatchObject({ state: 'gone', attempts: 1 });
-    expect(proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
+    expect(s3.proxy.count('GET', objectPath(SOURCE, key))).toBe(1);
   });
 });
 
 test('the fault metrics add up: outcomes and retries are in the registry', async () => {
   // Its own service, so the counts are this test's alone (the shared one's depend on what ran before).
   const own = await startTestService({
-    endpoint: proxy.url,
+    endpoint: s3.proxy.url,
     sourceBucket: METRICS_SOURCE,
     targetBucket: METRICS_TARGET,
     env: { RETRY_FOR_HOURS },
@@ -319,8 +311,8 @@ test('the fault metrics add up: outcomes and retries are in the registry', async
       ['metrics/clean.xml', null],
     ] as const;
     for (const [i, [key, fault]] of cases.entries()) {
-      if (fault) proxy.inject({ method: 'GET', path: objectPath(METRICS_SOURCE, key), fault });
-      await putObject(direct, METRICS_SOURCE, key, smallCatalogue(2000 + i * 10, 2));
+      if (fault) s3.proxy.inject({ method: 'GET', path: objectPath(METRICS_SOURCE, key), fault });
+      await putObject(s3.direct, METRICS_SOURCE, key, smallCatalogue(2000 + i * 10, 2));
     }
     await own.service.requestScan('api');
     const rows = [];
@@ -340,7 +332,7 @@ test('the fault metrics add up: outcomes and retries are in the registry', async
 
 test('a target the service may not read (HEAD 403) does not stop the conversion', async () => {
   const key = 'faults/write-only-target.xml';
-  const rule = proxy.inject({
+  const rule = s3.proxy.inject({
     method: 'HEAD',
     path: objectPath(TARGET, `${key}.json`),
     fault: { kind: 'status', status: 403, code: 'AccessDenied' },

@@ -4,18 +4,17 @@
  * a conversion whose bytes stop moving is aborted by the pool's watchdog and retried, and readiness
  * names conversions that could not be given back.
  */
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { convertChunks } from '../src/convert/index.js';
 import { SqsEventSource } from '../src/discovery/sqs.js';
 import { openSqliteLedger } from '../src/ledger/sqlite/sqlite-ledger.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
-import { createS3Client } from '../src/storage/s3-client.js';
 import { ConversionStalledError, WorkerPool } from '../src/worker/pool.js';
 import { FaultProxy, objectPath } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import { SQS_TEST_CREDENTIALS, startTestSqs } from './support/fauxqs.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
 import { putObject, startTestService, type TestService, waitFor, waitForFile } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
@@ -23,21 +22,13 @@ const SOURCE = 'xml-bucket';
 const TARGET = 'json-bucket';
 const logger = createLogger('silent');
 
-let s3: TestS3;
-let proxy: FaultProxy;
-let direct: S3Client;
+let s3: FaultyS3;
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  proxy = await FaultProxy.start(s3.endpoint);
-  direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3();
 });
 
-afterAll(async () => {
-  direct?.destroy();
-  await proxy?.close();
-  await s3?.close();
-});
+afterAll(() => s3?.close());
 
 async function expectedJson(xml: string): Promise<string> {
   const { json } = await convertChunks([Buffer.from(xml)]);
@@ -45,7 +36,7 @@ async function expectedJson(xml: string): Promise<string> {
 }
 
 async function output(key: string): Promise<string> {
-  const res = await direct.send(new GetObjectCommand({ Bucket: TARGET, Key: `${key}.json` }));
+  const res = await s3.direct.send(new GetObjectCommand({ Bucket: TARGET, Key: `${key}.json` }));
   return res.Body!.transformToString();
 }
 
@@ -53,7 +44,7 @@ const bigXml = smallCatalogue(20_000, 1200);
 
 /** Uploads `xml` directly, has the service scan, and waits for the version's final state. */
 async function convertThrough(ts: TestService, key: string, xml: string) {
-  await putObject(direct, SOURCE, key, xml);
+  await putObject(s3.direct, SOURCE, key, xml);
   await ts.service.requestScan('api');
   return waitForFile(ts.service, key, ['done', 'failed', 'gone', 'skipped'], 30_000);
 }
@@ -62,7 +53,7 @@ describe('a stalled S3 transfer is cut by the idle deadline and retried', () => 
   let ts: TestService;
   beforeAll(async () => {
     ts = await startTestService({
-      endpoint: proxy.url,
+      endpoint: s3.proxy.url,
       env: { IO_TIMEOUT_SECONDS: '1', STALL_TIMEOUT_SECONDS: '600' },
     });
   });
@@ -70,7 +61,7 @@ describe('a stalled S3 transfer is cut by the idle deadline and retried', () => 
 
   test('a download that stops mid-body', async () => {
     const key = 'stalls/get-mid-body.xml';
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       times: 1,
@@ -85,7 +76,7 @@ describe('a stalled S3 transfer is cut by the idle deadline and retried', () => 
   test('an upload that is never answered', async () => {
     const key = 'stalls/put-unanswered.xml';
     const xml = smallCatalogue(21_000, 4);
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'PUT',
       path: objectPath(TARGET, `${key}.json`),
       times: 1,
@@ -95,7 +86,7 @@ describe('a stalled S3 transfer is cut by the idle deadline and retried', () => 
     expect(rule.hits).toBe(1);
     // The SDK's own retry (a timeout is retryable) sent the PUT again within the same attempt.
     expect(row).toMatchObject({ state: 'done', itemsWritten: 4 });
-    expect(proxy.count('PUT', objectPath(TARGET, `${key}.json`))).toBe(2);
+    expect(s3.proxy.count('PUT', objectPath(TARGET, `${key}.json`))).toBe(2);
     expect(await output(key)).toBe(await expectedJson(xml));
   });
 });
@@ -103,12 +94,12 @@ describe('a stalled S3 transfer is cut by the idle deadline and retried', () => 
 test('a conversion that makes no progress is aborted by the watchdog and retried', async () => {
   // The sockets' own deadline is long here: only the watchdog can end the stall.
   const ts = await startTestService({
-    endpoint: proxy.url,
+    endpoint: s3.proxy.url,
     env: { IO_TIMEOUT_SECONDS: '600', STALL_TIMEOUT_SECONDS: '3' },
   });
   try {
     const key = 'stalls/watchdog.xml';
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       times: 1,

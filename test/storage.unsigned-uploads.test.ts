@@ -2,36 +2,27 @@
  * Uploads are signed with UNSIGNED-PAYLOAD where the link protects the bytes (src/storage/s3-client.ts):
  * checked on the wire through the proxy, and against a real s3rver, which verifies every signature.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client, linkProtectsPayload } from '../src/storage/s3-client.js';
+import { linkProtectsPayload } from '../src/storage/s3-client.js';
 import { uploadOutput } from '../src/worker/output-upload.js';
-import { FaultProxy } from './support/fault-proxy.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 
 const PART = 5 * 1024 * 1024;
-let s3rver: TestS3;
-let proxy: FaultProxy;
-let s3: S3Client;
+let s3: FaultyS3;
 
 beforeAll(async () => {
-  s3rver = await startS3rver(['json-bucket']);
-  proxy = await FaultProxy.start(s3rver.endpoint);
-  s3 = createS3Client({ region: 'us-east-1', endpoint: proxy.url, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3(['json-bucket']);
 });
 
-afterAll(async () => {
-  s3.destroy();
-  await proxy.close();
-  await s3rver.close();
-});
+afterAll(() => s3?.close());
 
 async function* pieces(data: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let o = 0; o < data.length; o += size) yield data.subarray(o, o + size);
 }
 
 async function body(key: string): Promise<Buffer> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: 'json-bucket', Key: key }));
+  const res = await s3.throughProxy.send(new GetObjectCommand({ Bucket: 'json-bucket', Key: key }));
   return Buffer.from(await res.Body!.transformToByteArray());
 }
 
@@ -39,10 +30,10 @@ describe('uploads on a loopback link', () => {
   it('sends every part and single PUT unsigned, and s3rver accepts them with the right bytes', async () => {
     const data = Buffer.alloc(PART * 2 + 12_345, 'x');
     data.write('{"first":true}', 0);
-    proxy.log.length = 0;
+    s3.proxy.log.length = 0;
     await uploadOutput(
       {
-        s3,
+        s3: s3.throughProxy,
         bucket: 'json-bucket',
         key: 'multi.json',
         contentType: 'application/json',
@@ -52,11 +43,11 @@ describe('uploads on a loopback link', () => {
       },
       pieces(data, 300_000),
     );
-    await s3.send(
+    await s3.throughProxy.send(
       new PutObjectCommand({ Bucket: 'json-bucket', Key: 'single.json', Body: Buffer.from('{"a":1}') }),
     );
 
-    const writes = proxy.log.filter((r) => r.method === 'PUT');
+    const writes = s3.proxy.log.filter((r) => r.method === 'PUT');
     expect(writes.map((r) => r.path.replace(/\?.*/, ''))).toEqual([
       '/json-bucket/multi.json',
       '/json-bucket/multi.json',
@@ -69,9 +60,9 @@ describe('uploads on a loopback link', () => {
   });
 
   it('still hashes the requests that are not uploads (the signature covers their payload)', async () => {
-    proxy.log.length = 0;
+    s3.proxy.log.length = 0;
     await body('single.json');
-    const get = proxy.log.find((r) => r.method === 'GET');
+    const get = s3.proxy.log.find((r) => r.method === 'GET');
     expect(get?.contentSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -13,28 +13,26 @@ import { createMetrics } from '../src/metrics.js';
 import { createS3Client } from '../src/storage/s3-client.js';
 import { loadConverter } from '../src/worker/converter.js';
 import { processFile, type WorkerContext } from '../src/worker/process-file.js';
-import { FaultProxy, objectPath } from './support/fault-proxy.js';
-import { startS3rver, type TestS3 } from './support/s3rver.js';
+import { objectPath } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import { putObject, testConfig } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
 const SOURCE = 'xml-bucket';
 const HOUR = 3_600_000;
 
-let s3: TestS3;
-let proxy: FaultProxy;
+let s3: FaultyS3;
 let ledger: Ledger;
 let ctx: WorkerContext;
 let now = Date.UTC(2026, 10, 30, 2, 0, 0);
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  proxy = await FaultProxy.start(s3.endpoint);
+  s3 = await startFaultyS3();
   ledger = openSqliteLedger(':memory:');
   await ledger.migrate();
   // The defaults that matter here: RETRY_BASE_SECONDS 1, RETRY_MAX_SECONDS 300, RETRY_FOR_HOURS 24.
   const config: Config = {
-    ...testConfig({ endpoint: proxy.url }, '/nonexistent'),
+    ...testConfig({ endpoint: s3.proxy.url }, '/nonexistent'),
     retryBaseMs: 1000,
     retryMaxMs: 300_000,
     retryForMs: 24 * HOUR,
@@ -54,7 +52,6 @@ beforeAll(async () => {
 afterAll(async () => {
   ctx?.s3.destroy();
   await ledger?.close();
-  await proxy?.close();
   await s3?.close();
 });
 
@@ -76,7 +73,7 @@ async function record(key: string, xml: string) {
 test('an outage of more than an hour keeps the file pending (last error, next attempt); it converts after', async () => {
   const key = 'retry/outage.xml';
   await record(key, smallCatalogue(1, 2));
-  const outage = proxy.inject({
+  const outage = s3.proxy.inject({
     method: 'GET',
     path: objectPath(SOURCE, key),
     fault: { kind: 'status', status: 503, code: 'ServiceUnavailable' },
@@ -106,7 +103,7 @@ test('an outage of more than an hour keeps the file pending (last error, next at
 test('a permanent failure is final at once', async () => {
   const key = 'retry/denied.xml';
   await record(key, smallCatalogue(10, 1));
-  proxy.inject({
+  s3.proxy.inject({
     method: 'GET',
     path: objectPath(SOURCE, key),
     fault: { kind: 'status', status: 403, code: 'AccessDenied' },
@@ -122,7 +119,7 @@ test('a file failing for longer than RETRY_FOR_HOURS is given up, naming how lon
   ctx.config = { ...defaults, retryForMs: 2 * HOUR };
   const key = 'retry/forever.xml';
   await record(key, smallCatalogue(20, 1));
-  proxy.inject({
+  s3.proxy.inject({
     method: 'GET',
     path: objectPath(SOURCE, key),
     fault: { kind: 'status', status: 500, code: 'InternalError' },

@@ -3,12 +3,11 @@
  * real s3rver: a failing UploadPart aborts the upload (nothing becomes visible) and the file is left
  * to retry; a conversion cancelled in the middle of the upload aborts it, and the file is given back.
  */
-import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { openLedger } from '../src/ledger/index.js';
-import { createS3Client } from '../src/storage/s3-client.js';
-import { FaultProxy, objectPath } from './support/fault-proxy.js';
-import { S3RVER_CREDENTIALS, startS3rver, type TestS3 } from './support/s3rver.js';
+import { objectPath } from './support/fault-proxy.js';
+import { type FaultyS3, startFaultyS3 } from './support/faulty-s3.js';
 import { putObject, startTestService, waitFor } from './support/service.js';
 import { smallCatalogue } from './support/small-catalogue.js';
 
@@ -17,39 +16,30 @@ const TARGET = 'json-bucket';
 /** About 8.5 MB of JSON: more than the worker's 8 MiB part, so the output goes in two parts. */
 const MULTIPART_ITEMS = 40_000;
 
-let s3: TestS3;
-let proxy: FaultProxy;
-/** Talks to s3rver directly, around the proxy. */
-let direct: S3Client;
+let s3: FaultyS3;
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  proxy = await FaultProxy.start(s3.endpoint);
-  direct = createS3Client({ region: 'us-east-1', endpoint: s3.endpoint, credentials: S3RVER_CREDENTIALS });
+  s3 = await startFaultyS3();
 });
 
-afterAll(async () => {
-  direct?.destroy();
-  await proxy?.close();
-  await s3?.close();
-});
+afterAll(() => s3?.close());
 
 /** The requests of one output's multipart upload, by kind, as the proxy saw them. */
 function uploadRequests(key: string) {
   const output = `${key}.json`;
   return {
-    created: proxy.count('POST', objectPath(TARGET, output, 'uploads')),
-    parts: proxy.count('PUT', objectPath(TARGET, output, 'partNumber=')),
-    aborted: proxy.count('DELETE', objectPath(TARGET, output, 'uploadId=')),
-    completed: proxy.count('POST', objectPath(TARGET, output, 'uploadId=')),
+    created: s3.proxy.count('POST', objectPath(TARGET, output, 'uploads')),
+    parts: s3.proxy.count('PUT', objectPath(TARGET, output, 'partNumber=')),
+    aborted: s3.proxy.count('DELETE', objectPath(TARGET, output, 'uploadId=')),
+    completed: s3.proxy.count('POST', objectPath(TARGET, output, 'uploadId=')),
   };
 }
 
 async function expectNothingVisible(key: string): Promise<void> {
   await expect(
-    direct.send(new HeadObjectCommand({ Bucket: TARGET, Key: `${key}.json` })),
+    s3.direct.send(new HeadObjectCommand({ Bucket: TARGET, Key: `${key}.json` })),
   ).rejects.toMatchObject({ name: 'NotFound' });
-  const listed = await direct.send(new ListObjectsV2Command({ Bucket: TARGET, Prefix: key }));
+  const listed = await s3.direct.send(new ListObjectsV2Command({ Bucket: TARGET, Prefix: key }));
   expect(listed.Contents ?? []).toEqual([]);
 }
 
@@ -58,16 +48,16 @@ test('a failing UploadPart aborts the multipart upload, shows nothing and leaves
   const key = 'upload-faults/part-fails.xml';
   // SOURCE_PREFIX: each test's service sees only its own file, not the other test's.
   const ts = await startTestService({
-    endpoint: proxy.url,
+    endpoint: s3.proxy.url,
     env: { SOURCE_PREFIX: key, MAX_ATTEMPTS: '3', RETRY_BASE_SECONDS: '3600', RETRY_MAX_SECONDS: '3600' },
   });
   try {
-    const rule = proxy.inject({
+    const rule = s3.proxy.inject({
       method: 'PUT',
       path: objectPath(TARGET, `${key}.json`, 'partNumber=2'),
       fault: { kind: 'status', status: 500, code: 'InternalError' },
     });
-    await putObject(direct, SOURCE, key, smallCatalogue(0, MULTIPART_ITEMS));
+    await putObject(s3.direct, SOURCE, key, smallCatalogue(0, MULTIPART_ITEMS));
     await ts.service.requestScan('api');
 
     const row = await waitFor(
@@ -98,17 +88,17 @@ test('a failing UploadPart aborts the multipart upload, shows nothing and leaves
 
 test('a conversion cancelled in the middle of its multipart upload aborts it and gives the file back', async () => {
   const key = 'upload-faults/cancelled.xml';
-  const ts = await startTestService({ endpoint: proxy.url, env: { SOURCE_PREFIX: key } });
+  const ts = await startTestService({ endpoint: s3.proxy.url, env: { SOURCE_PREFIX: key } });
   try {
     // ~20 MB of input trickled at 6 MB/s: part 1 (8 MiB of JSON) goes out while a third of the input
     // is still to come, so the service stops with that part just sent and the body still streaming.
-    proxy.inject({
+    s3.proxy.inject({
       method: 'GET',
       path: objectPath(SOURCE, key),
       times: 1,
       fault: { kind: 'slowBody', bytesPerSecond: 6_000_000, chunkBytes: 64 * 1024 },
     });
-    await putObject(direct, SOURCE, key, smallCatalogue(0, 60_000));
+    await putObject(s3.direct, SOURCE, key, smallCatalogue(0, 60_000));
     await ts.service.requestScan('api');
     await waitFor(() => uploadRequests(key).parts === 1, 60_000, 'part 1 sent');
 
