@@ -1,6 +1,6 @@
 /**
  * The converter keeps no reference to a written chunk once the write's callback ran: the CLI reads a
- * file into two buffers used in turn (src/cli/feed-file.ts) and overwrites each as soon as its chunk
+ * file into two buffers used in turn (src/storage/local-file.ts) and overwrites each as soon as its chunk
  * was converted. Here every chunk comes from one buffer that is scribbled over right after its
  * callback; the result must be exactly that of the whole input in one piece.
  */

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { byteSize, defaultConvertThreads, parseConvertThreads } from '../config/parse.js';
 import { type ConversionReport, createConverter, MAX_IMAGE_TYPE_LIMIT } from '../convert/index.js';
 import { ConfigError, ConversionError } from '../errors.js';
-import { feedFile } from './feed-file.js';
+import { feedFile } from '../storage/local-file.js';
 import { expandGlob, isGlob } from './globs.js';
 
 const HELP = `Usage: file-transformer convert <input|-> [options]

@@ -6,26 +6,20 @@
  */
 
 import { once } from 'node:events';
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  fstatSync,
-  openSync,
-  readSync,
-  writeSync,
-} from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
 import { ConversionError } from '../errors.js';
+import { FileChunks, OutputFile, READ_SIZE, written } from '../storage/local-file.js';
 import type { ConverterFactory } from './converter.js';
 
-/** Read and write buffers: large enough that per-chunk costs vanish, small enough to stay bounded. */
-const IO_CHUNK_BYTES = 1024 * 1024;
-/** The smallest read buffer (a small file gets a buffer of its own size, not a whole MiB). */
-const MIN_READ_BYTES = 64 * 1024;
+/**
+ * Files up to this size are read and written with blocking calls: a few reads, where the round trips
+ * of asynchronous calls cost more than the overlap gains (a backlog of small files).
+ */
+const BLOCKING_UP_TO = 4 * READ_SIZE;
 
 export interface FileJob {
   /** The file to convert (plain or gzip). */
@@ -53,15 +47,82 @@ export interface FileResult {
  * Converts `job.input` into `job.output`. `onBytes` hears of the input bytes read as they are read.
  * Never rejects for the file's content or I/O (both are in the result); throws RangeError for invalid
  * options, as the converter does.
+ *
+ * A small file is read and written with blocking calls (src/storage/local-file.ts says why); a big one
+ * keeps the next read and the output's writes in flight on libuv's threads while the converter works,
+ * so a thread converting it is never idle waiting for the disk. Memory stays bounded: two read buffers
+ * and at most a few MiB of output queued (the converter is paused past that). Between chunks the event
+ * loop turns, so an abort (a message to the thread) is heard within one chunk.
  */
-export function convertFile(
+export async function convertFile(
   createConverter: ConverterFactory,
   job: FileJob,
   onBytes: (bytes: number) => void,
   signal?: AbortSignal,
 ): Promise<FileResult> {
-  const input = createReadStream(job.input, { highWaterMark: IO_CHUNK_BYTES });
-  return convertStream(createConverter, input, job.output, job.options, onBytes, signal);
+  const { stream, report } = createConverter(job.options);
+  let ioError: FileIoError | null = null;
+  let input: FileChunks | null = null;
+  let output: OutputFile | null = null;
+  const closed = once(stream, 'close').catch(() => {});
+  stream.on('error', () => {
+    // The report carries the converter's verdict.
+  });
+  const failWrite = (err: unknown): void => {
+    ioError ??= asIoError(err);
+    stream.destroy();
+  };
+  stream.on('data', (chunk: Buffer) => {
+    if (output === null || ioError) return;
+    if (output.error) return failWrite(output.error);
+    try {
+      if (!output.write(chunk)) {
+        stream.pause();
+        void output.drained().then(() => stream.resume());
+      }
+    } catch (err) {
+      failWrite(err);
+    }
+  });
+  try {
+    input = new FileChunks(job.input, { blockingUpTo: BLOCKING_UP_TO });
+    output = new OutputFile(job.output, input.blocking);
+    for (;;) {
+      if (signal?.aborted || stream.destroyed || output.error) {
+        if (output.error) ioError ??= asIoError(output.error);
+        stream.destroy();
+        break;
+      }
+      const chunk = await input.next();
+      if (chunk === null) {
+        stream.end();
+        break;
+      }
+      onBytes(chunk.length);
+      // The chunk's buffer is read into again only once the converter took it (the write callback).
+      // A failed or destroyed converter rejects this: its report says why.
+      const taken = await written(stream, chunk).then(
+        () => true,
+        () => false,
+      );
+      if (!taken) break;
+      // Lets the event loop turn once, so messages to the thread (an abort) are heard.
+      await nextTurn();
+    }
+  } catch (err) {
+    ioError ??= asIoError(err);
+    stream.destroy();
+  }
+  // Ended (then closed by autoDestroy) or destroyed: either way 'close' comes once the output is out.
+  await closed;
+  for (const file of [input, output]) {
+    try {
+      await file?.close();
+    } catch (err) {
+      ioError ??= asIoError(err);
+    }
+  }
+  return { report: await report, ioError };
 }
 
 /** `convertFile` from a stream of bytes that is not a file (stdin). */
@@ -81,86 +142,13 @@ export async function convertStream(
     await pipeline(
       input,
       stream,
-      createWriteStream(output, { highWaterMark: IO_CHUNK_BYTES }),
+      createWriteStream(output, { highWaterMark: READ_SIZE }),
       signal ? { signal } : {},
     );
   } catch (err) {
     // The converter's own verdict is in its report; an abort is the report's "aborted".
     if (!(err instanceof ConversionError) && !(err instanceof Error && err.name === 'AbortError')) {
       ioError = asIoError(err);
-    }
-  }
-  return { report: await report, ioError };
-}
-
-/**
- * `convertFile` for a conversion thread: the same result, but the file is read and written with
- * blocking calls. The thread has nothing else to do while it waits, and each asynchronous call would be
- * a round trip through libuv's small shared pool of I/O threads: on a backlog of small files those
- * round trips (open, read, read, open, write, close, close per file) left a thread idle ~40% of the
- * time. Memory stays bounded: one read buffer of at most IO_CHUNK_BYTES in the converter at a time,
- * and each output chunk written as it comes out. Between chunks the event loop turns, so an abort
- * (a message to the thread) is heard within one chunk.
- */
-export async function convertFileBlocking(
-  createConverter: ConverterFactory,
-  job: FileJob,
-  onBytes: (bytes: number) => void,
-  signal?: AbortSignal,
-): Promise<FileResult> {
-  const { stream, report } = createConverter(job.options);
-  let ioError: FileIoError | null = null;
-  let input: number | null = null;
-  let output: number | null = null;
-  const closed = once(stream, 'close').catch(() => {});
-  stream.on('error', () => {
-    // The report carries the converter's verdict.
-  });
-  stream.on('data', (chunk: Buffer) => {
-    if (ioError || output === null) return;
-    try {
-      for (let at = 0; at < chunk.length; ) at += writeSync(output, chunk, at);
-    } catch (err) {
-      ioError = asIoError(err);
-      stream.destroy();
-    }
-  });
-  try {
-    input = openSync(job.input, 'r');
-    output = openSync(job.output, 'w');
-    let left = fstatSync(input).size;
-    for (;;) {
-      if (signal?.aborted || stream.destroyed) {
-        stream.destroy();
-        break;
-      }
-      const buffer = Buffer.allocUnsafe(Math.max(MIN_READ_BYTES, Math.min(left, IO_CHUNK_BYTES)));
-      const n = readSync(input, buffer, 0, buffer.length, null);
-      if (n === 0) {
-        stream.end();
-        break;
-      }
-      left -= n;
-      onBytes(n);
-      // Waits until the converter took the chunk (its output written meanwhile), then lets the event
-      // loop turn once, so messages to the thread (an abort) are heard.
-      if (!stream.write(n === buffer.length ? buffer : buffer.subarray(0, n))) {
-        await Promise.race([once(stream, 'drain').catch(() => {}), closed]);
-      }
-      await nextTurn();
-    }
-  } catch (err) {
-    ioError ??= asIoError(err);
-    stream.destroy();
-  }
-  // Ended (then closed by autoDestroy) or destroyed: either way 'close' comes once the output is out.
-  await closed;
-  for (const fd of [input, output]) {
-    if (fd === null) continue;
-    try {
-      closeSync(fd);
-    } catch (err) {
-      ioError ??= asIoError(err);
     }
   }
   return { report: await report, ioError };

@@ -6,7 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createConverter } from '../convert/index.js';
-import { convertFileBlocking } from './convert-file.js';
+import { convertFile } from './convert-file.js';
 import {
   ChunkBatcher,
   type FileJobMessage,
@@ -135,7 +135,7 @@ async function convertLocalFile(port: MessagePort, { job }: FileJobMessage): Pro
     }
   };
   try {
-    const result = await convertFileBlocking(createConverter, job, onBytes, aborted.signal);
+    const result = await convertFile(createConverter, job, onBytes, aborted.signal);
     post({ type: 'finished', result, bytes: unreported });
   } catch (err) {
     post({ type: 'invalid', message: err instanceof Error ? err.message : String(err) });
