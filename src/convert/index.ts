@@ -88,11 +88,14 @@ function asConversionError(err: unknown): ConversionError {
  * A streaming converter: write XML bytes (optionally gzip) into `stream`, read compact JSON bytes out.
  * `report` always resolves, also when the file fails: then the stream is destroyed with a
  * ConversionError and `report.error` says why (the output written so far must be discarded).
+ * `recycle(chunk)` hands an output chunk back once the consumer holds no reference to it any more
+ * (written out): its memory takes later output. Optional; never call it for a chunk still in use.
  * Throws RangeError at once for invalid options.
  */
 export function createConverter(options: ConvertOptions = {}): {
   stream: Duplex;
   report: Promise<ConversionReport>;
+  recycle: (chunk: Uint8Array) => void;
 } {
   const s = settings(options);
   primeParser();
@@ -232,7 +235,7 @@ export function createConverter(options: ConvertOptions = {}): {
     if (!settled) finish(new ConversionError('conversion aborted before the end of the input', null));
     gunzip?.destroy();
   });
-  return { stream, report };
+  return { stream, report, recycle: (chunk) => parser.recycleOut(chunk) };
 }
 
 /**

@@ -14,6 +14,10 @@ const REPORT_ID_MAX = 256;
 const REPORT_VALUE_MAX = 64;
 /** Output is handed on in pieces of about this size (few, big pushes; memory stays small). */
 const OUT_FLUSH = 256 * 1024;
+/** An output buffer: a flush's worth and room for the item that crosses it. */
+const OUT_BYTES = OUT_FLUSH + 64 * 1024;
+/** Output buffers handed back (`recycleOut`) kept for the next flushes; more are left to the GC. */
+const MAX_SPARE_OUT = 4;
 
 /** A piece of constant output with a DataView on it, for word-at-a-time copies (see `put`). */
 interface Bytes {
@@ -101,7 +105,9 @@ export class ItemWriter {
   private valE = 0;
 
   // --- output ---
-  private out: Buffer = Buffer.allocUnsafe(OUT_FLUSH + 64 * 1024);
+  private out: Buffer = Buffer.allocUnsafe(OUT_BYTES);
+  /** Output buffers the consumer is done with (`recycleOut`), written into before fresh ones. */
+  private readonly spareOut: Buffer[] = [];
   private outView = viewOf(this.out);
   private outLen = 0;
   /** Per image type: the slot's key with what follows it, `"image_N":"` (a URL) and `"image_N":null`. */
@@ -351,9 +357,20 @@ export class ItemWriter {
   protected flushOut(): void {
     if (this.outLen === 0) return;
     this.emit(this.out.subarray(0, this.outLen));
-    this.out = Buffer.allocUnsafe(OUT_FLUSH + 64 * 1024);
+    this.out = this.spareOut.pop() ?? Buffer.allocUnsafe(OUT_BYTES);
     this.outView = viewOf(this.out);
     this.outLen = 0;
+  }
+
+  /**
+   * Takes back the memory of an output chunk its consumer is done with, for a later flush: a fresh
+   * buffer per flush is memory the kernel faults in and clears and the cache has never seen (a file
+   * writer recycles each chunk once it is written). Anything smaller than an output buffer is ignored.
+   */
+  recycleOut(chunk: Uint8Array): void {
+    const memory = chunk.buffer;
+    if (!(memory instanceof ArrayBuffer) || memory.byteLength < OUT_BYTES) return;
+    if (this.spareOut.length < MAX_SPARE_OUT) this.spareOut.push(Buffer.from(memory, 0, memory.byteLength));
   }
 
   private ensureOut(extra: number): void {

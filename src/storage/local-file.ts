@@ -113,10 +113,14 @@ export class OutputFile {
   private waiters: (() => void)[] = [];
   private closed = false;
 
-  /** Creates or truncates `path`. Throws the system error (ENOENT, EACCES, ...). */
+  /**
+   * Creates or truncates `path`. Throws the system error (ENOENT, EACCES, ...). `written` hears of
+   * each chunk once it is in the file and the writer holds it no more (its memory may be reused).
+   */
   constructor(
     path: string,
     private readonly blocking: boolean,
+    private readonly written: (chunk: Buffer) => void = () => {},
   ) {
     this.fd = openSync(path, 'w');
   }
@@ -139,6 +143,7 @@ export class OutputFile {
         this.failure = err as NodeJS.ErrnoException;
         throw err;
       }
+      this.written(chunk);
       return true;
     }
     this.queued.push(chunk);
@@ -172,6 +177,7 @@ export class OutputFile {
       this.queued = [];
       try {
         await writeAll(this.fd, chunks);
+        for (const c of chunks) this.written(c);
       } catch (err) {
         this.failure = err as NodeJS.ErrnoException;
       }

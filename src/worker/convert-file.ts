@@ -60,7 +60,7 @@ export async function convertFile(
   onBytes: (bytes: number) => void,
   signal?: AbortSignal,
 ): Promise<FileResult> {
-  const { stream, report } = createConverter(job.options);
+  const { stream, report, recycle } = createConverter(job.options);
   let ioError: FileIoError | null = null;
   let input: FileChunks | null = null;
   let output: OutputFile | null = null;
@@ -86,7 +86,8 @@ export async function convertFile(
   });
   try {
     input = new FileChunks(job.input, { blockingUpTo: BLOCKING_UP_TO });
-    output = new OutputFile(job.output, input.blocking);
+    // A chunk written out goes back to the converter, whose next output fills its memory again.
+    output = new OutputFile(job.output, input.blocking, recycle);
     for (;;) {
       if (signal?.aborted || stream.destroyed || output.error) {
         if (output.error) ioError ??= asIoError(output.error);
