@@ -33,17 +33,23 @@ function convert(port: MessagePort, job: JobMessage): void {
     port.close();
     return;
   }
-  const { stream, report } = converter;
+  const { stream, report, recycle } = converter;
   const crashing = crashes(job.options.source);
 
   // Output: batched, at most MAX_BATCHES_IN_FLIGHT unconsumed; past that the converter is paused, its
-  // readable side fills, and it stops taking input, which stops the main thread's credits.
+  // readable side fills, and it stops taking input, which stops the main thread's credits. Batch
+  // buffers the caller recycled come back with the credits and carry the next batches.
   let outputInFlight = 0;
-  const batcher = new ChunkBatcher((data) => {
-    postTransferring(port, { type: 'chunk', data });
-    outputInFlight++;
-    if (outputInFlight >= MAX_BATCHES_IN_FLIGHT) stream.pause();
-  });
+  let outputBuffers = 0;
+  const batcher = new ChunkBatcher(
+    (data) => {
+      postTransferring(port, { type: 'chunk', data });
+      outputInFlight++;
+      if (outputInFlight >= MAX_BATCHES_IN_FLIGHT) stream.pause();
+    },
+    false,
+    () => outputBuffers++,
+  );
   // A short batch goes out once the converter has nothing more to say in this turn of the event loop.
   let flushScheduled = false;
   const flushSoon = (): void => {
@@ -56,6 +62,8 @@ function convert(port: MessagePort, job: JobMessage): void {
   };
   stream.on('data', (chunk: Buffer) => {
     batcher.add(chunk, false);
+    // Copied into the batch: the converter's next output may fill this chunk's memory.
+    recycle(chunk);
     if (batcher.pending > 0) flushSoon();
   });
   stream.on('error', () => {
@@ -66,7 +74,7 @@ function convert(port: MessagePort, job: JobMessage): void {
     if (finished) return;
     finished = true;
     batcher.flush();
-    post({ type: 'finished', report: await report });
+    post({ type: 'finished', report: await report, outputBuffers });
     port.close();
   };
   stream.once('end', () => void finish());
@@ -102,6 +110,7 @@ function convert(port: MessagePort, job: JobMessage): void {
         stream.destroy();
         return;
       case 'consumed':
+        for (const spare of message.spares ?? []) batcher.recycle(spare);
         outputInFlight -= message.count;
         if (outputInFlight < MAX_BATCHES_IN_FLIGHT && stream.isPaused()) stream.resume();
         return;

@@ -2,12 +2,18 @@ import type { Duplex } from 'node:stream';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
 
 /**
- * The converter's factory (src/convert/index.ts): XML bytes in, compact JSON bytes out, a report, and
- * where the converter runs in this thread, a way to hand written output chunks back for reuse.
+ * The converter's factory (src/convert/index.ts, or a pool thread's: src/worker/thread-pool.ts): XML
+ * bytes in, compact JSON bytes out, a report, and a way to hand output chunks back for reuse.
  */
 export type ConverterFactory = (options?: ConvertOptions) => {
   stream: Duplex;
   report: Promise<ConversionReport>;
+  /**
+   * Optional to call: the caller is done with an output chunk it read from `stream` (it keeps no view
+   * of it and nothing it handed the chunk to reads it any more, e.g. written out or copied), so its
+   * memory may carry later output. Calling it for a chunk still in use corrupts that use; a converter
+   * may ignore it.
+   */
   recycle?: (chunk: Uint8Array) => void;
 };
 

@@ -31,6 +31,12 @@ export interface OutputUpload {
    * CompleteMultipartUpload): a rejection aborts the upload, so nothing becomes visible.
    */
   beforeCommit?: () => Promise<void>;
+  /**
+   * Told of each body chunk the upload is done with: copied into a part buffer, so nothing of the
+   * upload reads it again and its memory may be reused (ConverterFactory's `recycle`). Chunks sent as
+   * they are (the body of a single PutObject) are not recycled.
+   */
+  recycle?: (chunk: Uint8Array) => void;
 }
 
 /**
@@ -100,9 +106,15 @@ async function sendAll(upload: OutputUpload, chunks: AsyncIterator<Uint8Array>):
   if (!UploadId) throw new Error('CreateMultipartUpload returned no UploadId');
   const parts = new MultipartParts(upload, UploadId);
   try {
-    for (const chunk of head) await parts.write(chunk);
+    const recycle = upload.recycle ?? (() => {});
+    for (const chunk of head) {
+      await parts.write(chunk);
+      recycle(chunk);
+    }
+    head.length = 0;
     while (!next.done) {
       await parts.write(next.value);
+      recycle(next.value);
       next = await parts.race(chunks.next());
     }
     await parts.finish();

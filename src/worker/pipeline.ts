@@ -170,7 +170,7 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
   const progress = input.progress ?? (() => {});
   const source = await getSource(s3, version, signal, settings.ioTimeoutMs ?? DEFAULT_IO_TIMEOUT_MS);
   source.on('data', progress);
-  const { stream, report } = createConverter({
+  const { stream, report, recycle } = createConverter({
     source: version.key,
     strict: settings.strict,
     maxImageType: settings.maxImageType,
@@ -243,6 +243,7 @@ async function convert(input: PipelineInput): Promise<PipelineResult> {
       signal,
       onPartSent: progress,
       beforeCommit: settleReport,
+      recycle,
     },
     output(),
   ).catch((error: unknown) => {

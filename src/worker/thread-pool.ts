@@ -23,6 +23,7 @@ import type { Logger } from '../log.js';
 import type { FileJob, FileResult } from './convert-file.js';
 import type { ConverterFactory } from './converter.js';
 import {
+  BATCH_BYTES,
   ChunkBatcher,
   type FileJobMessage,
   type FromFileThread,
@@ -183,6 +184,8 @@ export interface PoolTraffic {
   buffersIn: number;
   batchesOut: number;
   bytesOut: number;
+  /** Fresh batch buffers taken for the output; those the caller recycles go back to the thread. */
+  buffersOut: number;
 }
 
 export class ConvertThreadPool {
@@ -194,6 +197,7 @@ export class ConvertThreadPool {
     buffersIn: 0,
     batchesOut: 0,
     bytesOut: 0,
+    buffersOut: 0,
   };
   private closed = false;
   private readonly entry = threadEntry();
@@ -212,7 +216,11 @@ export class ConvertThreadPool {
     );
     this.queue.push(conversion);
     this.dispatch();
-    return { stream: conversion.stream, report: conversion.report };
+    return {
+      stream: conversion.stream,
+      report: conversion.report,
+      recycle: (chunk: Uint8Array) => conversion.recycleOutput(chunk),
+    };
   };
 
   /**
@@ -394,6 +402,10 @@ class Conversion extends PoolJob<FromThread> {
   private writeCallback: ((err?: Error | null) => void) | null = null;
   /** Output batches received but still above the readable high-water mark. */
   private unacknowledged = 0;
+  /** Output batch buffers received whole from the thread (what `recycle` may hand back). */
+  private readonly lent = new WeakSet<ArrayBuffer>();
+  /** Recycled output batch buffers, going back to the thread with the next credits. */
+  private readonly returning: ArrayBuffer[] = [];
   private readonly batcher: ChunkBatcher;
   private flushScheduled = false;
 
@@ -432,7 +444,7 @@ class Conversion extends PoolJob<FromThread> {
       },
       read() {
         if (self.unacknowledged > 0) {
-          self.post({ type: 'consumed', count: self.unacknowledged });
+          self.acknowledge(self.unacknowledged);
           self.unacknowledged = 0;
         }
       },
@@ -473,6 +485,30 @@ class Conversion extends PoolJob<FromThread> {
     if (this.port) this.port.postMessage(message);
   }
 
+  /**
+   * The caller is done with an output chunk (ConverterFactory's `recycle`): a batch buffer of this
+   * conversion's goes back to its thread with the next credits instead of the thread taking fresh
+   * memory for every MiB of output. Anything else (a chunk the readable side joined from several, one
+   * recycled twice, a conversion already over) is left to the garbage collector.
+   */
+  recycleOutput(chunk: Uint8Array): void {
+    const buffer = chunk.buffer as ArrayBuffer;
+    if (!this.lent.delete(buffer) || this.isFinished) return;
+    // The thread keeps MAX_BATCHES_IN_FLIGHT spares at most: more would only be dropped there.
+    if (this.returning.length < MAX_BATCHES_IN_FLIGHT) this.returning.push(buffer);
+  }
+
+  /** Gives the thread `count` output credits, with the recycled batch buffers. */
+  private acknowledge(count: number): void {
+    if (!this.port) return;
+    if (this.returning.length === 0) {
+      this.port.postMessage({ type: 'consumed', count } satisfies ToThread);
+      return;
+    }
+    const spares = this.returning.splice(0);
+    this.port.postMessage({ type: 'consumed', count, spares } satisfies ToThread, spares);
+  }
+
   private sendChunk(data: Uint8Array): void {
     this.inputInFlight++;
     this.traffic.batchesIn++;
@@ -503,8 +539,10 @@ class Conversion extends PoolJob<FromThread> {
         this.traffic.batchesOut++;
         this.traffic.bytesOut += data.byteLength;
         if (this.stream.destroyed) return;
-        if (this.stream.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength))) {
-          this.post({ type: 'consumed', count: 1 });
+        const buffer = data.buffer as ArrayBuffer;
+        if (buffer.byteLength === BATCH_BYTES) this.lent.add(buffer);
+        if (this.stream.push(Buffer.from(buffer, data.byteOffset, data.byteLength))) {
+          this.acknowledge(1);
         } else {
           this.unacknowledged++;
         }
@@ -523,6 +561,7 @@ class Conversion extends PoolJob<FromThread> {
       }
       case 'finished': {
         const { report } = message;
+        this.traffic.buffersOut += message.outputBuffers;
         this.end();
         this.settle(report);
         if (report.error) {

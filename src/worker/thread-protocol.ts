@@ -4,7 +4,9 @@
  * transferred ArrayBuffers (moved, not copied), batched to about BATCH_BYTES per message, and each
  * direction has at most MAX_BATCHES_IN_FLIGHT batches that the other side has not consumed yet: that
  * credit is the backpressure, so a slow consumer stops the producer on the other thread, and the bytes
- * in flight per conversion stay bounded (~2 x 4 x 1 MiB) whatever the file size.
+ * in flight per conversion stay bounded (~2 x 4 x 1 MiB) whatever the file size. Batch buffers go back
+ * to the side that filled them once their bytes are consumed (the input's as the converter takes them,
+ * the output's as the caller recycles them), so a file does not take fresh memory per MiB each way.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
@@ -18,8 +20,12 @@ export type ToThread =
   | { type: 'chunk'; data: Uint8Array }
   | { type: 'end' }
   | { type: 'abort' }
-  /** The main thread consumed `count` output batches: the thread may send that many more. */
-  | { type: 'consumed'; count: number };
+  /**
+   * The main thread consumed `count` output batches: the thread may send that many more. `spares` are
+   * output batch buffers whose bytes the caller no longer needs (see Conversion.recycleOutput),
+   * handed back (transferred) for the next batches.
+   */
+  | { type: 'consumed'; count: number; spares?: ArrayBuffer[] };
 
 /** thread → main, on the conversion's port. */
 export type FromThread =
@@ -30,8 +36,11 @@ export type FromThread =
    * does not take fresh memory (page faults) for every MiB of input.
    */
   | { type: 'consumed'; count: number; spare?: ArrayBuffer }
-  /** The last message: the report (with `error` set when the file failed or the conversion was aborted). */
-  | { type: 'finished'; report: ConversionReport }
+  /**
+   * The last message: the report (with `error` set when the file failed or the conversion was
+   * aborted), and how many fresh output batch buffers the thread took (the rest were recycled ones).
+   */
+  | { type: 'finished'; report: ConversionReport; outputBuffers: number }
   /** The converter refused its options (a RangeError): no report. */
   | { type: 'invalid'; message: string };
 
@@ -98,7 +107,8 @@ export function ownsWholeBuffer(chunk: Uint8Array): boolean {
  * Gathers chunks into batches of `BATCH_BYTES` to send (fewer, larger messages). A chunk is copied
  * unless the caller says it may be given away and it is a whole buffer of at least a quarter batch:
  * then it is sent as it is. A short batch sent by `flush` is copied out, so the batch buffer is kept,
- * unless the batches come back (`recycle`): then it goes as a view of its batch buffer, which returns.
+ * unless the batches come back (`recycled`, or since the first buffer came back through `recycle`):
+ * then it goes as a view of its batch buffer, which returns.
  */
 export class ChunkBatcher {
   private batch: Buffer | null = null;
@@ -108,13 +118,14 @@ export class ChunkBatcher {
 
   constructor(
     private readonly send: (data: Uint8Array) => void,
-    private readonly recycled = false,
+    private recycled = false,
     /** Told of each fresh batch buffer (not a recycled one). */
     private readonly onAllocate: () => void = () => {},
   ) {}
 
   /** A sent batch's buffer, back from the other side (at most MAX_BATCHES_IN_FLIGHT are kept). */
   recycle(buffer: ArrayBuffer): void {
+    this.recycled = true;
     if (buffer.byteLength === BATCH_BYTES && this.spares.length < MAX_BATCHES_IN_FLIGHT)
       this.spares.push(Buffer.from(buffer));
   }
