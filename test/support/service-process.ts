@@ -102,9 +102,10 @@ export async function peakRssMiB(pid: number): Promise<number | null> {
 }
 
 /** CPU seconds (user + system) a live process has used so far; null once it has exited. */
-export async function cpuSeconds(pid: number): Promise<number | null> {
+export async function cpuSeconds(pid: number, thread?: number): Promise<number | null> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const stat = await readFile(path, 'utf8');
     // Fields after the command name (which may contain spaces, so split after its closing paren):
     // utime and stime are the 14th and 15th fields overall, in clock ticks (100 per second on Linux).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -116,20 +117,25 @@ export async function cpuSeconds(pid: number): Promise<number | null> {
 
 /**
  * Follows a process while it runs: its peak RSS (VmHWM, which only grows) and the CPU seconds it has
- * used. `stop()` returns the last values seen (sampled every 100 ms).
+ * used, in all and on its main thread alone. `stop()` returns the last values seen (sampled every
+ * 100 ms).
  */
-export function trackProcess(pid: number): { stop(): { peakMiB: number; cpuSeconds: number } } {
+export function trackProcess(pid: number): {
+  stop(): { peakMiB: number; cpuSeconds: number; mainThreadCpuSeconds: number };
+} {
   let peakMiB = 0;
   let cpu = 0;
+  let mainThreadCpu = 0;
   const timer = setInterval(async () => {
-    const [rss, used] = await Promise.all([peakRssMiB(pid), cpuSeconds(pid)]);
+    const [rss, used, mainUsed] = await Promise.all([peakRssMiB(pid), cpuSeconds(pid), cpuSeconds(pid, pid)]);
     if (rss !== null) peakMiB = Math.max(peakMiB, rss);
     if (used !== null) cpu = Math.max(cpu, used);
+    if (mainUsed !== null) mainThreadCpu = Math.max(mainThreadCpu, mainUsed);
   }, 100);
   return {
     stop() {
       clearInterval(timer);
-      return { peakMiB, cpuSeconds: cpu };
+      return { peakMiB, cpuSeconds: cpu, mainThreadCpuSeconds: mainThreadCpu };
     },
   };
 }
