@@ -8,10 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileChunks, feedFile, OutputFile, READ_SIZE } from '../src/storage/local-file.js';
+import { FileChunks, OutputFile, READ_SIZE } from '../src/storage/local-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'local-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,27 +58,6 @@ describe('FileChunks', () => {
     expect(() => new FileChunks(join(dir, 'missing.xml'))).toThrow(
       expect.objectContaining({ code: 'ENOENT' }),
     );
-  });
-});
-
-describe('feedFile', () => {
-  it('gives a sink that holds each chunk until its write callback the whole file, in order', async () => {
-    const { path, bytes } = file('feed.bin', 2 * READ_SIZE + 7);
-    const got: Buffer[] = [];
-    const sink = new Writable({
-      highWaterMark: 1,
-      write(chunk: Buffer, _encoding, callback) {
-        // Copied only when the callback is due: a buffer read into meanwhile would show here.
-        setTimeout(() => {
-          got.push(Buffer.from(chunk));
-          callback();
-        }, 20);
-      },
-    });
-    const steps: number[] = [];
-    await feedFile(path, sink, (n) => steps.push(n));
-    expect(Buffer.concat(got).equals(bytes)).toBe(true);
-    expect(steps).toEqual([READ_SIZE, READ_SIZE, 7]);
   });
 });
 

@@ -4,17 +4,16 @@
  * renamed (or copied to stdout) at the end, so a failed run never leaves half a JSON document behind.
  * With several inputs or `--output-dir`, a batch on the conversion threads (convert-batch.ts).
  */
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Duplex, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { byteSize, defaultConvertThreads, parseConvertThreads } from '../config/parse.js';
 import { type ConversionReport, createConverter, MAX_IMAGE_TYPE_LIMIT } from '../convert/index.js';
-import { ConfigError, ConversionError } from '../errors.js';
-import { feedFile } from '../storage/local-file.js';
+import { ConfigError } from '../errors.js';
+import { convertFile, convertStream, type FileIoError } from '../worker/convert-file.js';
 import { expandGlob, isGlob } from './globs.js';
 
 const HELP = `Usage: file-transformer convert <input|-> [options]
@@ -284,32 +283,6 @@ async function batch(args: Args, outputDir: string): Promise<number> {
   });
 }
 
-/**
- * Streams the input (a file, or stdin when `inputPath` is null) through the converter into `output`.
- * Resolves with the first error, null when everything went through. A conversion or write error
- * comes from the output side and says more than the input side's "stream destroyed", so it wins.
- */
-async function convertInto(
-  converter: Duplex,
-  output: Writable,
-  input: { inputPath: string | null; onBytes: ((bytes: number) => void) | undefined },
-): Promise<Error | null> {
-  if (input.inputPath === null) {
-    return pipeline(process.stdin, converter, output).then(
-      () => null,
-      (err: unknown) => err as Error,
-    );
-  }
-  const written = pipeline(converter, output);
-  const read = feedFile(input.inputPath, converter, input.onBytes);
-  // A read error must stop the conversion too (the converter would wait for the rest of the input).
-  read.catch((err: unknown) => converter.destroy(err as Error));
-  const [readResult, writeResult] = await Promise.allSettled([read, written]);
-  if (writeResult.status === 'rejected') return writeResult.reason as Error;
-  if (readResult.status === 'rejected') return readResult.reason as Error;
-  return null;
-}
-
 async function single(args: Args, inputPath: string): Promise<number> {
   const fromStdin = inputPath === '-';
   let inputSize = 0;
@@ -322,14 +295,14 @@ async function single(args: Args, inputPath: string): Promise<number> {
     }
   }
   const source = fromStdin ? '-' : inputPath;
-  const { stream: converter, report } = createConverter({
+  const options = {
     source,
     strict: args.strict,
     maxImageType: args.maxImageType,
     maxBytes: args.maxBytes,
     maxItemBytes: args.maxItemBytes,
-    gzip: 'auto',
-  });
+    gzip: 'auto' as const,
+  };
   // Output goes to a temp file first: next to --output (so the rename is atomic), or in the temp dir
   // for stdout (copied out only after success).
   const temp = args.output
@@ -345,16 +318,18 @@ async function single(args: Args, inputPath: string): Promise<number> {
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
-  let ioError: Error | null = null;
+  // The same path as a batch's files on the main thread: reused read and write buffers, the next read
+  // and the output's writes in flight while the converter works.
+  let result: ConversionReport;
+  let ioError: FileIoError | null;
   try {
-    ioError = await convertInto(converter, createWriteStream(temp, { highWaterMark: 1024 * 1024 }), {
-      inputPath: fromStdin ? null : inputPath,
-      onBytes: progress?.count,
-    });
+    const onBytes = progress?.count ?? (() => {});
+    ({ report: result, ioError } = fromStdin
+      ? await convertStream(createConverter, process.stdin, temp, options, onBytes)
+      : await convertFile(createConverter, { input: inputPath, output: temp, options }, onBytes));
   } finally {
     progress?.stop();
   }
-  const result = await report;
   process.off('SIGINT', onInterrupt);
   if (args.report) {
     try {
@@ -368,10 +343,9 @@ async function single(args: Args, inputPath: string): Promise<number> {
   if (result.error || ioError) {
     await rm(temp, { force: true });
     // A read or write failure also aborts the converter; its own message says more than "aborted".
-    const reason =
-      ioError && !(ioError instanceof ConversionError)
-        ? ioError.message
-        : `${result.error?.message}${result.error?.line ? ` (line ${result.error.line})` : ''}`;
+    const reason = ioError
+      ? ioError.message
+      : `${result.error?.message}${result.error?.line ? ` (line ${result.error.line})` : ''}`;
     process.stderr.write(`file-transformer convert: ${source} failed: ${reason}\n`);
     return 1;
   }

@@ -218,32 +218,6 @@ function afterBytes(chunks: Buffer[], n: number): Buffer[] {
 }
 
 /**
- * Writes the file's bytes into `sink` and ends it. A chunk's buffer is read into again only after the
- * sink's write callback for it, which a Transform calls once its transform has run on the chunk; so
- * the sink must not keep a reference to a chunk after that (the converter copies whatever it keeps).
- * `onBytes` sees the size of each chunk as it goes (progress). Rejects on an open or read error or
- * when the sink fails; the file is closed either way.
- */
-export async function feedFile(
-  path: string,
-  sink: Writable,
-  onBytes: (n: number) => void = () => {},
-): Promise<void> {
-  const file = new FileChunks(path);
-  try {
-    for (;;) {
-      const chunk = await file.next();
-      if (chunk === null) break;
-      onBytes(chunk.length);
-      await written(sink, chunk);
-    }
-    sink.end();
-  } finally {
-    await file.close();
-  }
-}
-
-/**
  * Resolves once the sink has processed `chunk`. Also settles when the sink closes first: a Transform
  * destroyed while it holds back a write's callback (its output side full) never calls it.
  */
