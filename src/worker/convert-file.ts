@@ -6,8 +6,7 @@
  */
 
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ConversionReport, ConvertOptions } from '../convert/types.js';
@@ -126,7 +125,10 @@ export async function convertFile(
   return { report: await report, ioError };
 }
 
-/** `convertFile` from a stream of bytes that is not a file (stdin). */
+/**
+ * `convertFile` from a stream of bytes that is not a file (stdin). The output goes through the same
+ * writer as `convertFile`'s, so its chunks go back to the converter once written.
+ */
 export async function convertStream(
   createConverter: ConverterFactory,
   input: Readable,
@@ -135,24 +137,42 @@ export async function convertStream(
   onBytes: (bytes: number) => void,
   signal?: AbortSignal,
 ): Promise<FileResult> {
-  const { stream, report } = createConverter(options);
+  const { stream, report, recycle } = createConverter(options);
   // Counted where they are read, not through an extra stream stage (one more hop for every chunk).
   input.on('data', (chunk: Buffer) => onBytes(chunk.length));
   let ioError: FileIoError | null = null;
   try {
-    await pipeline(
-      input,
-      stream,
-      createWriteStream(output, { highWaterMark: READ_SIZE }),
-      signal ? { signal } : {},
-    );
+    const file = new OutputFile(output, false, recycle);
+    await pipeline(input, stream, writableInto(file), signal ? { signal } : {});
   } catch (err) {
     // The converter's own verdict is in its report; an abort is the report's "aborted".
     if (!(err instanceof ConversionError) && !(err instanceof Error && err.name === 'AbortError')) {
       ioError = asIoError(err);
     }
+    // The output could not be opened: the converter never started, and only ends when told to.
+    stream.destroy();
   }
   return { report: await report, ioError };
+}
+
+/** `file` as the end of a pipeline: waits while its queue is full, and closes it at the end. */
+function writableInto(file: OutputFile): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (file.error) return callback(file.error);
+      if (file.write(chunk)) return callback();
+      void file.drained().then(() => callback(file.error));
+    },
+    final(callback) {
+      file.close().then(() => callback(), callback);
+    },
+    destroy(err, callback) {
+      file.close().then(
+        () => callback(err),
+        () => callback(err),
+      );
+    },
+  });
 }
 
 function asIoError(err: unknown): FileIoError {
