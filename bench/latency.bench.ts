@@ -21,6 +21,7 @@ import { outputKeyFor } from '../src/worker/naming.js';
 import { prng } from '../test/support/catalogue.js';
 import { freePort, type ServeProcess, spawnServe } from '../test/support/service-process.js';
 import { smallCatalogue } from '../test/support/small-catalogue.js';
+import { percentile } from './support/percentile.js';
 
 // The AWS SDK's multi-line Node 22 notice would break the table output; as in bench/service.bench.ts.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -104,10 +105,6 @@ async function uploadToVisible(s3: S3Client, key: string, body: string | Buffer)
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
 interface Figures {
   case: string;
   n: number;
@@ -131,9 +128,9 @@ async function measure(
   return {
     case: label,
     n: ms.length,
-    p50: percentile(sorted, 0.5),
-    p95: percentile(sorted, 0.95),
-    p99: percentile(sorted, 0.99),
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
     max: sorted[sorted.length - 1]!,
   };
 }

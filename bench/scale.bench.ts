@@ -24,6 +24,7 @@ import { S3RVER_CREDENTIALS, startS3rver } from '../test/support/s3rver.js';
 import { putObject } from '../test/support/service.js';
 import { type ServeProcess, serviceEnv, spawnServe } from '../test/support/service-process.js';
 import { smallCatalogue } from '../test/support/small-catalogue.js';
+import { percentile } from './support/percentile.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -33,9 +34,6 @@ const CONCURRENCY = 4;
 const SIZES = [1, 2, 3];
 /** Which parts to run (comma-separated): throughput, claims, latency. */
 const PHASES = new Set((process.env.BENCH_SCALE_PHASES ?? 'throughput,claims,latency').split(','));
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 async function main(): Promise<void> {
   const external = process.env.DATABASE_URL?.trim();

@@ -37,6 +37,7 @@ import {
 } from '../test/support/service-process.js';
 import { smallCatalogue } from '../test/support/small-catalogue.js';
 import { bigCatalogue } from './support/big-catalogue.js';
+import { percentile } from './support/percentile.js';
 
 // The AWS SDK's multi-line Node 22 notice (emitted when the first client is made, so setting it here,
 // after the imports, is early enough) would break the table output; same as src/cli/main.ts.
@@ -109,11 +110,6 @@ async function probeApi(url: string, until: Promise<unknown>): Promise<number[]>
     await sleep(20);
   }
   return latencies;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 /** Ledger rows by state, from the service's own gauge (one cheap request, whatever the row count). */
